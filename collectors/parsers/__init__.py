@@ -1,0 +1,43 @@
+"""The parser registry: one name -> class dict, a constructor and format detection.
+
+Parsers are constructed with keyword options (``timezone``: the zone for timestamps
+without one, default ``Asia/Ho_Chi_Minh``); a record's ``meta["timezone"]``
+overrides it per record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collectors.parsers.base import ParseError, Parser
+from collectors.parsers.linux_auth import LinuxAuthParser
+from collectors.parsers.syslog import SyslogParser
+
+PARSERS: dict[str, type] = {
+    "linux_auth": LinuxAuthParser,
+    "syslog": SyslogParser,
+}
+"""Parser classes by registry name, most specific first (the order of detection)."""
+
+_DETECTORS: list[Parser] = []
+
+__all__ = ["PARSERS", "ParseError", "Parser", "detect_format", "get_parser"]
+
+
+def get_parser(name: str, **options: Any) -> Parser:
+    """A new parser by name; ``ValueError`` naming the known parsers if unknown."""
+    cls = PARSERS.get(name)
+    if cls is None:
+        known = ", ".join(sorted(PARSERS))
+        raise ValueError(f"unknown parser {name!r}: known parsers are {known}")
+    return cls(**options)
+
+
+def detect_format(raw: bytes) -> str | None:
+    """The name of the most specific parser whose ``detect(raw)`` is true, or ``None``."""
+    if not _DETECTORS:
+        _DETECTORS.extend(cls() for cls in PARSERS.values())
+    for parser in _DETECTORS:
+        if parser.detect(raw):
+            return parser.name
+    return None

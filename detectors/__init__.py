@@ -1,0 +1,1 @@
+"""Detectors: components that turn events into matches (see :mod:`detectors.base`)."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what the tests need (Debian packages when run as root, the Python test
+# extras into ./.venv) and run the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEBIAN_PACKAGES="bsdutils openssl python3-venv"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=""
+  for pkg in $DEBIAN_PACKAGES; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+  done
+  if [ -n "$missing" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  fi
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e '.[test]'
+export SOC_DATASETS="${SOC_DATASETS:-$(cd .. && pwd)/shared/datasets}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,47 @@
+"""The alert model: what every detector's matches become, as stored and served."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Alert:
+    """One alert. Times are ISO 8601 UTC strings (``...Z``) as stored.
+
+    ``group_key`` is the canonical JSON of the values the alert is about (the rule's
+    group-by values, or the entities of a single-event rule); the same rule and group
+    key inside the deduplication window update one alert (``count``, ``last_seen``)
+    instead of creating another. ``evidence`` lists the ids of the events behind it
+    (newest last, capped), ``excerpts`` short texts of the newest of them.
+    """
+
+    id: str
+    rule_id: str
+    rule_title: str
+    rule_type: str
+    severity: str
+    status: str
+    group_key: str
+    first_seen: str
+    last_seen: str
+    count: int
+    created: str
+    updated: str
+    rule_author: str = ""
+    rule_version: str = ""
+    rule_description: str = ""
+    host: str | None = None
+    user: str | None = None
+    source_ip: str | None = None
+    agency_id: str | None = None
+    agency_name: str | None = None
+    tags: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    excerpts: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

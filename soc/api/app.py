@@ -1,0 +1,28 @@
+"""The HTTP API application: ``create_app(ctx)``.
+
+OpenAPI is served at ``/openapi.json`` and ``/docs``. Every ``/api`` route needs
+``Authorization: Bearer <token>``; errors are JSON ``{"detail": "..."}``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from soc.api import errors, routes_alerts, routes_events, routes_ingest, routes_system
+from soc.api.context import VERSION, ApiContext
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    """A FastAPI app serving ``ctx`` (reachable in routes as ``request.app.state.ctx``)."""
+    app = FastAPI(
+        title="SOC engine API",
+        version=VERSION,
+        description="Search events, read alerts, ingest raw logs. Authenticate with a bearer token.",
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    app.include_router(routes_system.router)
+    app.include_router(routes_events.router)
+    app.include_router(routes_alerts.router)
+    app.include_router(routes_ingest.router)
+    return app

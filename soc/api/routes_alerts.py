@@ -1,0 +1,74 @@
+"""``/api/v1/alerts``: the alert queue and one alert with its evidence events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+
+from detectors.base import SEVERITIES
+from soc.alerts import AlertFilter
+from soc.api.auth import get_context, require_principal
+from soc.api.context import ApiContext
+from soc.api.models import AlertDetail, AlertsPage, ErrorOut
+from soc.api.params import BadParameter, parse_time_param
+
+router = APIRouter(
+    prefix="/api/v1/alerts",
+    tags=["alerts"],
+    dependencies=[Depends(require_principal)],
+    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
+)
+
+Ctx = Annotated[ApiContext, Depends(get_context)]
+MAX_EVIDENCE_EVENTS = 100
+
+
+@router.get("", response_model=AlertsPage, summary="List alerts, newest first")
+def list_alerts(
+    ctx: Ctx,
+    status_: Annotated[str | None, Query(alias="status", description="new, acknowledged, ...")] = None,
+    min_severity: Annotated[str | None, Query(description=f"One of {', '.join(SEVERITIES)}")] = None,
+    rule_id: str | None = None,
+    host: str | None = None,
+    user: str | None = None,
+    source_ip: str | None = None,
+    agency_id: str | None = None,
+    since: Annotated[str | None, Query(description="Last seen after: `15m`, `2h`, `7d` or ISO 8601")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    if min_severity is not None and min_severity not in SEVERITIES:
+        raise BadParameter("min_severity", f"{min_severity!r} is not one of {', '.join(SEVERITIES)}")
+    flt = AlertFilter(
+        status=status_ or None,
+        min_severity=min_severity,
+        rule_id=rule_id or None,
+        host=host or None,
+        user=user or None,
+        source_ip=source_ip or None,
+        agency_id=agency_id or None,
+        since=parse_time_param("since", since),
+    )
+    try:
+        alerts, next_cursor = ctx.alerts.list(flt, limit=limit, after=cursor or None)
+    except ValueError as exc:
+        raise BadParameter("cursor", str(exc)) from None
+    return {"alerts": [a.to_dict() for a in alerts], "cursor": next_cursor}
+
+
+@router.get(
+    "/{alert_id}",
+    response_model=AlertDetail,
+    summary="One alert with its evidence events",
+    responses={404: {"model": ErrorOut}},
+)
+def get_alert(ctx: Ctx, alert_id: str) -> Response:
+    alert = ctx.alerts.get(alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alert {alert_id!r} not found")
+    body = alert.to_dict()
+    found = ctx.store.get(alert.evidence[-MAX_EVIDENCE_EVENTS:]) if alert.evidence else []
+    body["events"] = found
+    return Response(orjson.dumps(body, default=str), media_type="application/json")

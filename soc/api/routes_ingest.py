@@ -1,0 +1,113 @@
+"""``POST /api/v1/ingest/raw``: hand raw lines to a running engine.
+
+This is how ``soc ingest FILE`` feeds a running engine: the client sends the file in
+pieces with the same ``source`` (``file:/path``) and byte ``offset`` a direct file
+read would use, so every record gets the same position, hence the same event id,
+and a re-sent piece is stored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from soc.api.auth import get_context, require_principal
+from soc.api.context import ApiContext
+from soc.api.models import ErrorOut, IngestResult
+from soc.event import RawRecord
+
+router = APIRouter(
+    prefix="/api/v1/ingest",
+    tags=["ingest"],
+    dependencies=[Depends(require_principal)],
+    responses={
+        400: {"model": ErrorOut},
+        401: {"model": ErrorOut},
+        413: {"model": ErrorOut},
+        503: {"model": ErrorOut},
+    },
+)
+
+Ctx = Annotated[ApiContext, Depends(get_context)]
+
+
+def split_lines(body: bytes, source: str, offset: int, meta: dict[str, Any]) -> Iterator[RawRecord]:
+    """One record per non-empty line of ``body`` (``\\n`` or ``\\r\\n`` separated; a
+    last line without a newline counts too). ``position`` is ``offset`` plus the
+    byte offset of the line start."""
+    start = 0
+    size = len(body)
+    while start < size:
+        end = body.find(b"\n", start)
+        stop = size if end < 0 else end
+        line = body[start:stop]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line:
+            yield RawRecord(raw=line, source=source, position=offset + start, meta=dict(meta))
+        start = stop + 1
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            detail=f"body: {declared} bytes exceeds the {limit}-byte limit",
+        )
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise HTTPException(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=f"body: exceeds the {limit}-byte limit"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/raw",
+    response_model=IngestResult,
+    summary="Ingest raw log lines",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def ingest_raw(
+    request: Request,
+    ctx: Ctx,
+    source: Annotated[str, Query(min_length=1, description="Stream name, e.g. `file:/var/log/auth.log`")],
+    offset: Annotated[int, Query(ge=0, description="Byte offset of the body's first byte in the source")] = 0,
+    format: Annotated[str | None, Query(description="Parser name to force")] = None,
+    timezone: Annotated[str | None, Query(description="Zone of timestamps that carry none")] = None,
+) -> dict[str, int]:
+    if ctx.ingest is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="ingest: no engine is running")
+    body = await _read_body(request, ctx.max_ingest_bytes)
+    meta: dict[str, Any] = {"input": "api"}
+    if source.startswith("file:"):
+        meta["path"] = source[len("file:") :]
+    if format:
+        meta["format"] = format
+    if timezone:
+        meta["timezone"] = timezone
+    accepted = 0
+    chunk: list[RawRecord] = []
+    for record in split_lines(body, source, offset, meta):
+        chunk.append(record)
+        if len(chunk) >= ctx.ingest_chunk_records:
+            await run_in_threadpool(ctx.ingest, chunk)
+            accepted += len(chunk)
+            chunk = []
+    if chunk:
+        await run_in_threadpool(ctx.ingest, chunk)
+        accepted += len(chunk)
+    return {"accepted": accepted, "next_offset": offset + len(body)}

@@ -1,0 +1,266 @@
+"""The engine's configuration: ``configs/soc.yaml``, environment overrides, validation.
+
+Every key has a documented default here, so an empty file is a valid config.
+Environment variables override the file: ``SOC__STORE__RETENTION_DAYS=30`` sets
+``store.retention_days`` (double underscores separate levels; the value is read as
+YAML, so ``true``, ``30`` and ``[a, b]`` keep their types). An invalid config is
+refused with the key and the reason (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "SOC__"
+SeverityName = Literal["informational", "low", "medium", "high", "critical"]
+
+
+class ConfigError(Exception):
+    """An invalid configuration; ``problems`` lists ``(key, reason)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {key}: {reason}" for key, reason in problems)
+        super().__init__(f"invalid configuration in {source}:\n{lines}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventConfig(_Section):
+    keep_original: bool = True
+    """Keep the raw line in ``event.original``."""
+
+
+class SpoolConfig(_Section):
+    segment_mb: int = Field(64, ge=1, le=4096)
+    max_backlog_mb: int = Field(1024, ge=1)
+    """Unprocessed records past this size make collectors wait (backpressure)."""
+    fsync_interval_ms: int = Field(200, ge=0)
+    """How often appended records are fsynced (0: every append). A kill -9 loses
+    nothing either way; this bounds what a power cut can lose."""
+
+
+class PipelineConfig(_Section):
+    batch_size: int = Field(2000, ge=1, le=100_000)
+    batch_wait_ms: int = Field(200, ge=1)
+    queue_batches: int = Field(4, ge=1, le=1000)
+    """Bound of each queue between stages, in batches."""
+
+
+class StoreConfig(_Section):
+    backend: Literal["duckdb", "memory"] = "duckdb"
+    retention_days: int = Field(365, ge=1)
+    checkpoint_interval_s: float = Field(30.0, gt=0)
+    memory_limit: str | None = None
+
+
+class SyslogInputSettings(_Section):
+    type: Literal["syslog"]
+    name: str
+    protocol: Literal["udp", "tcp"] = "udp"
+    host: str = "127.0.0.1"
+    port: int = Field(5514, ge=0, le=65535)
+    framing: Literal["auto", "newline", "octet"] = "auto"
+    max_message_bytes: int = Field(65536, ge=256)
+    format: str | None = None
+    timezone: str | None = None
+
+
+class FileInputSettings(_Section):
+    type: Literal["file"]
+    name: str
+    paths: list[str] = Field(min_length=1)
+    follow: bool = True
+    start_at: Literal["beginning", "end"] = "beginning"
+    format: str | None = None
+    timezone: str | None = None
+
+
+InputSettings = Annotated[SyslogInputSettings | FileInputSettings, Field(discriminator="type")]
+
+
+class SigmaConfig(_Section):
+    enabled: bool = True
+    paths: list[str] = ["../rules"]
+    """Rule files or folders; relative paths are relative to the config file."""
+
+
+class DetectionConfig(_Section):
+    sigma: SigmaConfig = SigmaConfig()
+
+
+class AlertsConfig(_Section):
+    dedup_window_minutes: int = Field(60, ge=0)
+
+
+class ForwardingTargetConfig(_Section):
+    name: str
+    url: str
+    secret_env: str = "SOC_FORWARDING_SECRET"
+    """Name of the environment variable holding the HMAC secret (never the secret itself)."""
+    min_severity: SeverityName = "high"
+    ca_file: str | None = None
+    verify_tls: bool = True
+    timeout_s: float = Field(10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class ReporterConfig(_Section):
+    id: str = "soc-province"
+    name: str = "Trung tâm Giám sát an toàn thông tin tỉnh"
+
+
+class ForwardingConfig(_Section):
+    enabled: bool = False
+    reporter: ReporterConfig = ReporterConfig()
+    targets: list[ForwardingTargetConfig] = []
+    max_attempts: int = Field(12, ge=1)
+
+
+class ApiConfig(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    metrics_public: bool = True
+
+
+class AgencyConfig(_Section):
+    """An agency that owns assets; events from its networks or hosts carry its
+    ``organization.*`` (the full asset inventory comes with ``configs/assets.yaml``)."""
+
+    id: str
+    name: str
+    networks: list[str] = []
+    hosts: list[str] = []
+
+
+class SocConfig(_Section):
+    timezone: str = "Asia/Ho_Chi_Minh"
+    """The zone times are shown in, and the default zone of sources whose timestamps have none."""
+    event: EventConfig = EventConfig()
+    spool: SpoolConfig = SpoolConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    store: StoreConfig = StoreConfig()
+    inputs: list[InputSettings] = []
+    detection: DetectionConfig = DetectionConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    forwarding: ForwardingConfig = ForwardingConfig()
+    api: ApiConfig = ApiConfig()
+    agencies: list[AgencyConfig] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class LoadedConfig(BaseModel):
+    """A validated config and the folder its relative paths are resolved against."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    settings: SocConfig
+    source: str
+    base_dir: Path
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(os.path.expanduser(path))
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+
+def resource_root() -> Path:
+    """Where the shipped ``configs/`` and ``rules/`` live: ``SOC_HOME``, the source
+    checkout (``pip install -e`` or running from the tree), or ``<prefix>/share/soc``."""
+    if env := os.environ.get("SOC_HOME"):
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "configs" / "soc.yaml").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "soc"
+
+
+def default_config_path() -> Path:
+    return resource_root() / "configs" / "soc.yaml"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, text in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__") if k]
+        if not keys:
+            continue
+        node = overrides
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = yaml.safe_load(text) if text else None
+    return overrides
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        key = ""
+        for part in err["loc"]:
+            if isinstance(part, int):
+                key += f"[{part}]"
+            elif part in ("syslog", "file") and key.endswith("]"):
+                continue  # the discriminator tag pydantic adds to the path
+            else:
+                key += f".{part}" if key else str(part)
+        problems.append((key or "(top)", err["msg"]))
+    return problems
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read, merge the environment overrides into, and validate a config file
+    (default: the shipped ``configs/soc.yaml``)."""
+    path = path or default_config_path()
+    environ = os.environ if environ is None else environ
+    if not path.is_file():
+        raise ConfigError(str(path), [("(file)", "no such file")])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), [("(top)", "must be a mapping of sections")])
+    raw = _merge(raw, _env_overrides(environ))
+    try:
+        settings = SocConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(path), _problems(exc)) from exc
+    return LoadedConfig(settings=settings, source=str(path), base_dir=path.resolve().parent)

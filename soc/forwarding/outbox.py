@@ -1,0 +1,200 @@
+"""The durable forwarding outbox: one row per (target, alert) in the state store.
+
+A report is written here before any delivery is tried and leaves the ``pending``
+state only when the target acknowledged it (``delivered``) or it can never be
+delivered (``failed``, with the reason kept for ``soc outbox list``). Rows live in
+the SQLite state store, so a restart resumes exactly where delivery stopped.
+``UNIQUE(target, alert_id)`` makes enqueueing idempotent: an alert is reported once
+per target, even when the engine re-processes events after a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+
+from soc.event import format_ts, utcnow
+from soc.state import StateStore, register_schema
+
+Status = Literal["pending", "delivered", "failed"]
+STATUSES: tuple[Status, ...] = ("pending", "delivered", "failed")
+MAX_ERROR_CHARS = 500
+
+register_schema(
+    "forwarding_outbox",
+    """
+    CREATE TABLE IF NOT EXISTS forwarding_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        target TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        delivered_at TEXT,
+        UNIQUE (target, alert_id)
+    );
+    CREATE INDEX IF NOT EXISTS forwarding_outbox_due ON forwarding_outbox(target, status, next_attempt_at);
+    """,
+)
+
+
+@dataclass(slots=True)
+class OutboxRecord:
+    """One report waiting for (or done with) delivery to one target."""
+
+    id: int
+    target: str
+    alert_id: str
+    created: str
+    payload: dict[str, Any]
+    status: Status
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "target": self.target,
+            "alert_id": self.alert_id,
+            "created": self.created,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": format_ts(self.next_attempt_at),
+            "last_error": self.last_error,
+            "delivered_at": self.delivered_at,
+            "report_id": self.payload.get("report_id"),
+        }
+
+
+def _epoch(ts: datetime) -> float:
+    if ts.tzinfo is None:
+        raise ValueError(f"naive datetime {ts!r}: outbox times must be timezone-aware")
+    return ts.timestamp()
+
+
+def _row(row: Any) -> OutboxRecord:
+    return OutboxRecord(
+        id=row["id"],
+        target=row["target"],
+        alert_id=row["alert_id"],
+        created=row["created"],
+        payload=orjson.loads(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=datetime.fromtimestamp(row["next_attempt_at"], UTC),
+        last_error=row["last_error"],
+        delivered_at=row["delivered_at"],
+    )
+
+
+class Outbox:
+    """The outbox table of a :class:`StateStore`."""
+
+    def __init__(self, state: StateStore) -> None:
+        self._state = state
+
+    def enqueue(
+        self, target: str, alert_id: str, payload: dict[str, Any], *, now: datetime | None = None
+    ) -> int | None:
+        """Add a pending report; returns its id, or ``None`` if this target already
+        has a report of this alert."""
+        now = now or utcnow()
+        with self._state.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO forwarding_outbox "
+                "(target, alert_id, created, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                (target, alert_id, format_ts(now), orjson.dumps(payload).decode(), _epoch(now)),
+            )
+            return cur.lastrowid if cur.rowcount else None
+
+    def get(self, record_id: int) -> OutboxRecord | None:
+        rows = self._state.query("SELECT * FROM forwarding_outbox WHERE id = ?", (record_id,))
+        return _row(rows[0]) if rows else None
+
+    def due(self, target: str, now: datetime | None = None, limit: int = 100) -> list[OutboxRecord]:
+        """Pending reports of ``target`` whose next attempt is due, oldest due first."""
+        now = now or utcnow()
+        rows = self._state.query(
+            "SELECT * FROM forwarding_outbox WHERE target = ? AND status = 'pending' "
+            "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+            (target, _epoch(now), limit),
+        )
+        return [_row(r) for r in rows]
+
+    def mark_delivered(self, record_id: int, *, now: datetime | None = None) -> None:
+        self._update(
+            "status = 'delivered', attempts = attempts + 1, last_error = NULL, delivered_at = ?",
+            (format_ts(now or utcnow()),),
+            record_id,
+        )
+
+    def mark_retry(self, record_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Count a failed attempt and schedule the next one."""
+        self._update(
+            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
+            (error[:MAX_ERROR_CHARS], _epoch(next_attempt_at)),
+            record_id,
+        )
+
+    def mark_failed(self, record_id: int, error: str) -> None:
+        """Give up on a report (kept, with the reason, for an operator to see)."""
+        self._update(
+            "status = 'failed', attempts = attempts + 1, last_error = ?",
+            (error[:MAX_ERROR_CHARS],),
+            record_id,
+        )
+
+    def requeue(self, record_id: int, *, now: datetime | None = None) -> bool:
+        """Make a failed report pending again (attempts reset); returns whether it was failed."""
+        with self._state.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE forwarding_outbox SET status = 'pending', attempts = 0, next_attempt_at = ? "
+                "WHERE id = ? AND status = 'failed'",
+                (_epoch(now or utcnow()), record_id),
+            )
+            return cur.rowcount == 1
+
+    def backlog(self, target: str | None = None) -> int:
+        """How many reports are pending (of one target, or of all)."""
+        sql = "SELECT count(*) AS n FROM forwarding_outbox WHERE status = 'pending'"
+        params: tuple[Any, ...] = ()
+        if target is not None:
+            sql += " AND target = ?"
+            params = (target,)
+        return int(self._state.query(sql, params)[0]["n"])
+
+    def list(
+        self, status: Status | None = None, limit: int = 100, *, target: str | None = None
+    ) -> list[OutboxRecord]:
+        """Reports newest first, optionally of one status and target."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if target is not None:
+            where.append("target = ?")
+            params.append(target)
+        sql = "SELECT * FROM forwarding_outbox"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        return [_row(r) for r in self._state.query(sql, tuple(params))]
+
+    def _update(self, assignments: str, params: tuple[Any, ...], record_id: int) -> None:
+        with self._state.transaction() as conn:
+            cur = conn.execute(
+                f"UPDATE forwarding_outbox SET {assignments} WHERE id = ?", (*params, record_id)
+            )
+            if cur.rowcount != 1:
+                raise KeyError(f"outbox record {record_id} does not exist")

@@ -1,0 +1,553 @@
+"""The engine: wires collectors, the spool, processing, the stores, alerts, forwarding
+and the API, and runs them as threads joined by bounded queues.
+
+Data flow and the at-least-once guarantee::
+
+    inputs --accept()--> Spool (disk) --reader--> [queue] --processor--> [queue] --writer
+                                                    parse, normalize,        store.write(events)
+                                                    enrich, detect           dead letters, alerts
+                                                                             spool.ack(last seq)
+
+A record is acknowledged in the spool only after its events, dead letters and alerts
+are stored, so a crash (kill -9) or a store outage loses nothing: unacknowledged
+records are processed again at the next start, and the deterministic ``event.id``
+makes the store ignore the second copy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from collectors.inputs.base import CheckpointStore, Input, InputContext
+from detectors.base import Match, StreamingDetector
+from soc import __version__
+from soc.alerts import AlertChange, AlertRepository
+from soc.config import LoadedConfig
+from soc.event import RawRecord, format_ts, utcnow
+from soc.metrics import Metrics
+from soc.pipeline.deadletter import DeadLetterStore
+from soc.pipeline.enrich import AgencyEnricher
+from soc.pipeline.inputs import build_input
+from soc.pipeline.processor import BatchResult, ParserSet, Processor
+from soc.spool import Spool
+from soc.state import StateCheckpoints, StateStore
+from soc.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class EngineBusyError(RuntimeError):
+    """Another engine owns this data directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataDir:
+    """Where one engine keeps its files."""
+
+    root: Path
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "spool"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "engine.lock"
+
+    @property
+    def engine_info(self) -> Path:
+        return self.root / "engine.json"
+
+    @property
+    def token(self) -> Path:
+        return self.root / "api.token"
+
+
+def api_token(data_dir: DataDir) -> str:
+    """The API bearer token: ``SOC_API_TOKEN``, or a random one kept in the data
+    directory (mode 0600) so CLI commands on this machine can use it."""
+    if env := os.environ.get("SOC_API_TOKEN"):
+        return env
+    path = data_dir.token
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.root.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+def running_engine(data_dir: DataDir) -> dict[str, Any] | None:
+    """The facts of the engine that owns ``data_dir`` (pid, api_url), if one runs."""
+    if not data_dir.lock.exists():
+        return None
+    with open(data_dir.lock, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return None
+    try:
+        return orjson.loads(data_dir.engine_info.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {"pid": None, "api_url": None}
+
+
+@dataclass
+class EngineCounters:
+    batches: int = 0
+    events: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    alerts_created: int = 0
+    alerts_updated: int = 0
+    store_errors: int = 0
+    detector_errors: int = 0
+    inputs: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """One engine over one data directory.
+
+    ``inputs`` replaces the inputs from the config (one-shot ingest and tests);
+    ``serve_api`` overrides ``api.enabled``; ``api_port`` overrides ``api.port``;
+    ``checkpoints`` replaces the persisted input checkpoints (one-shot ingest reads
+    the whole file every time).
+    """
+
+    def __init__(
+        self,
+        config: LoadedConfig,
+        data_dir: Path,
+        *,
+        inputs: Sequence[Input] | None = None,
+        serve_api: bool | None = None,
+        api_port: int | None = None,
+        detectors: Sequence[StreamingDetector] | None = None,
+        checkpoints: CheckpointStore | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.settings
+        self.dirs = DataDir(data_dir)
+        self._inputs_override = inputs
+        self.serve_api = self.settings.api.enabled if serve_api is None else serve_api
+        self.api_port = self.settings.api.port if api_port is None else api_port
+        self._detectors_override = detectors
+        self._checkpoints_override = checkpoints
+        self.stop_event = threading.Event()
+        self.counters = EngineCounters()
+        self.api_url: str | None = None
+        self.alert_listeners: list[Callable[[AlertChange], None]] = []
+        self._threads: list[threading.Thread] = []
+        self._input_threads: list[threading.Thread] = []
+        self._lock_file: Any = None
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._api_server: Any = None
+        self.inputs: list[Input] = []
+        self.detectors: list[StreamingDetector] = []
+        self.started = False
+
+    # lifecycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        self.dirs.root.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock()
+        s = self.settings
+        self.metrics = Metrics()
+        self.state = StateStore(self.dirs.state)
+        self.store: Store = open_store(
+            s.store.backend,
+            self.dirs.root,
+            checkpoint_interval_s=s.store.checkpoint_interval_s,
+            memory_limit=s.store.memory_limit,
+        )
+        self.spool = Spool(
+            self.dirs.spool,
+            segment_bytes=s.spool.segment_mb * 1024 * 1024,
+            max_backlog_bytes=s.spool.max_backlog_mb * 1024 * 1024,
+            fsync_interval_s=s.spool.fsync_interval_ms / 1000,
+        )
+        self.alerts = AlertRepository(
+            self.state, dedup_window=timedelta(minutes=s.alerts.dedup_window_minutes)
+        )
+        self.dead_letters = DeadLetterStore(self.state)
+        self.detectors = list(self._detectors_override) if self._detectors_override is not None else (
+            self._build_detectors()
+        )
+        self.processor = Processor(
+            ParserSet(timezone=s.timezone),
+            enrichers=[AgencyEnricher(s.agencies)],
+            detectors=self.detectors,
+            keep_original=s.event.keep_original,
+        )
+        self.forwarding = self._build_forwarding()
+        self._register_gauges()
+        self._parse_q: queue.Queue[Any] = queue.Queue(maxsize=s.pipeline.queue_batches)
+        self._write_q: queue.Queue[Any] = queue.Queue(maxsize=s.pipeline.queue_batches)
+        self._spawn("spool-reader", self._reader_loop)
+        self._spawn("processor", self._processor_loop)
+        self._spawn("writer", self._writer_loop)
+        self._spawn("maintenance", self._maintenance_loop)
+        if self.forwarding is not None:
+            self._spawn("forwarding", lambda: self.forwarding.run(self.stop_event))
+        if self.serve_api:
+            self._start_api()
+        self._start_inputs()
+        self.started = True
+        log.info(
+            "engine started: data dir %s, store %s, %d inputs, api %s",
+            self.dirs.root, s.store.backend, len(self.inputs), self.api_url or "off",
+        )
+
+    def stop(self, *, drain_timeout_s: float = 30.0) -> None:
+        """Stop inputs, process what they accepted (up to ``drain_timeout_s``), stop."""
+        if not self.started:
+            return
+        self._stop_inputs.set()
+        for thread in self._input_threads:
+            thread.join(timeout=10)
+        self.wait_drained(drain_timeout_s)
+        self.stop_event.set()
+        self._parse_q.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self._api_server is not None:
+            self._api_server.should_exit = True
+            self._api_thread.join(timeout=10)
+        self.store.flush()
+        self.store.close()
+        self.spool.close()
+        self.state.close()
+        self.dirs.engine_info.unlink(missing_ok=True)
+        self._release_lock()
+        self.started = False
+        log.info("engine stopped")
+
+    def wait_inputs(self, timeout_s: float | None = None) -> bool:
+        """Wait until every input's ``run`` returned (one-shot file inputs)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._input_threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._input_threads)
+
+    def wait_drained(self, timeout_s: float = 60.0) -> bool:
+        """Wait until every accepted record is processed and acknowledged."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.spool.backlog()[0] == 0 and self._idle():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _idle(self) -> bool:
+        with self._busy_lock:
+            return self._busy == 0 and self._parse_q.empty() and self._write_q.empty()
+
+    # accepting records ------------------------------------------------------
+
+    def accept(self, records: list[RawRecord], input_name: str = "api") -> None:
+        """Durably accept records (append to the spool); may block (backpressure)."""
+        if not records:
+            return
+        self.spool.append(records)
+        self.metrics.events_received.labels(input=input_name).inc(len(records))
+
+    # stage loops ------------------------------------------------------------
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=self._guard(name, target), name=f"soc-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except Exception:
+                log.exception("engine thread %s died; stopping the engine's processing", name)
+                self.stop_event.set()
+
+        return run
+
+    def _reader_loop(self) -> None:
+        size = self.settings.pipeline.batch_size
+        wait = self.settings.pipeline.batch_wait_ms / 1000
+        while not self.stop_event.is_set():
+            items = self.spool.read(size, wait)
+            if not items:
+                continue
+            with self._busy_lock:
+                self._busy += 1
+            self._put(self._parse_q, items)
+
+    def _put(self, q: queue.Queue[Any], item: Any) -> None:
+        while not self.stop_event.is_set():
+            try:
+                q.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _processor_loop(self) -> None:
+        last_tick = time.monotonic()
+        while True:
+            try:
+                items = self._parse_q.get(timeout=1.0)
+            except queue.Empty:
+                items = None
+            if items is _STOP:
+                self._write_q.put(_STOP)
+                return
+            now = time.monotonic()
+            if now - last_tick >= 1.0:
+                last_tick = now
+                tick_matches = self.processor.tick()
+                if tick_matches:
+                    with self._busy_lock:
+                        self._busy += 1
+                    self._put(self._write_q, (None, BatchResult(matches=tick_matches)))
+            if items is None:
+                continue
+            started = time.perf_counter()
+            result = self.processor.process([record for _, record in items])
+            self.metrics.pipeline_batch_seconds.observe(time.perf_counter() - started)
+            self._put(self._write_q, (items[-1][0], result))
+
+    def _writer_loop(self) -> None:
+        while True:
+            item = self._write_q.get()
+            if item is _STOP:
+                return
+            last_seq, result = item
+            try:
+                self._write(result)
+                if last_seq is not None:
+                    self.spool.ack(last_seq)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+
+    def _write(self, result: BatchResult) -> None:
+        """Store a batch; retried until it succeeds (the spool holds the records)."""
+        backoff = 0.5
+        while True:
+            try:
+                started = time.perf_counter()
+                written = self.store.write(result.events) if result.events else None
+                if written is not None:
+                    self.metrics.store_write_seconds.observe(time.perf_counter() - started)
+                break
+            except Exception as exc:  # store outage: keep the batch, retry
+                self.counters.store_errors += 1
+                log.warning("store write failed (%s); retrying in %.1fs", exc, backoff)
+                if self.stop_event.wait(backoff):
+                    raise
+                backoff = min(backoff * 2, 30.0)
+        self.dead_letters.add(result.dead_letters)
+        self._record_matches(result.matches)
+        c = self.counters
+        c.batches += 1
+        c.events += len(result.events)
+        c.dead_letters += len(result.dead_letters)
+        c.detector_errors += result.detector_errors
+        if written is not None:
+            c.stored += written.stored
+            c.duplicates += written.duplicates
+            self.metrics.events_stored.inc(written.stored)
+            self.metrics.events_duplicate.inc(written.duplicates)
+        for parser, n in result.parsed_by.items():
+            self.metrics.events_parsed.labels(parser=parser).inc(n)
+        for letter in result.dead_letters:
+            self.metrics.events_failed.labels(stage=letter.stage, reason=letter.parser).inc()
+
+    def _record_matches(self, matches: Sequence[Match]) -> None:
+        for match in matches:
+            self.metrics.matches.labels(rule_type=match.rule.type).inc()
+            change = self.alerts.record(match)
+            if change is None:
+                continue
+            if change.created:
+                self.counters.alerts_created += 1
+                self.metrics.alerts.labels(severity=change.alert.severity).inc()
+            else:
+                self.counters.alerts_updated += 1
+            for listener in self.alert_listeners:
+                listener(change)
+            if self.forwarding is not None:
+                self.forwarding.on_alert(change)
+
+    def _maintenance_loop(self) -> None:
+        retention = timedelta(days=self.settings.store.retention_days)
+        next_retention = 0.0
+        while not self.stop_event.wait(1.0):
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + 3600
+                try:
+                    removed = self.store.delete_before(utcnow() - retention)
+                    if removed:
+                        log.info("retention: deleted %d events older than %s", removed, retention)
+                except Exception:
+                    log.exception("retention run failed")
+
+    # building parts ---------------------------------------------------------
+
+    def _build_detectors(self) -> list[StreamingDetector]:
+        sigma = self.settings.detection.sigma
+        if not sigma.enabled:
+            return []
+        from detectors.sigma import SigmaDetector
+
+        detector = SigmaDetector([self.config.resolve(p) for p in sigma.paths])
+        for error in detector.errors:
+            log.warning("sigma rule not loaded: %s", error)
+        log.info("sigma: %s", detector.stats)
+        return [detector]
+
+    def _build_forwarding(self) -> Any:
+        fwd = self.settings.forwarding
+        if not fwd.enabled or not fwd.targets:
+            return None
+        from soc.forwarding import build_forwarding
+
+        return build_forwarding(fwd, self.state, self.metrics)
+
+    def _register_gauges(self) -> None:
+        m = self.metrics
+        m.spool_backlog_records.set_function(lambda: self.spool.backlog()[0])
+        m.spool_backlog_bytes.set_function(lambda: self.spool.backlog()[1])
+        m.queue_depth.labels(queue="parse").set_function(self._parse_q_size)
+        m.queue_depth.labels(queue="write").set_function(self._write_q_size)
+        if self.forwarding is not None:
+            m.outbox_backlog.set_function(self.forwarding.outbox.backlog)
+
+    def _parse_q_size(self) -> int:
+        return self._parse_q.qsize()
+
+    def _write_q_size(self) -> int:
+        return self._write_q.qsize()
+
+    def _start_inputs(self) -> None:
+        self._stop_inputs = threading.Event()
+        self.inputs = (
+            list(self._inputs_override)
+            if self._inputs_override is not None
+            else [build_input(cfg) for cfg in self.settings.inputs]
+        )
+        checkpoints = self._checkpoints_override or StateCheckpoints(self.state)
+        for source in self.inputs:
+            ctx = InputContext(
+                accept=lambda records, name=source.name: self.accept(records, name),
+                stop=self._stop_inputs,
+                checkpoints=checkpoints,
+                counters=self.counters.inputs,
+            )
+            thread = threading.Thread(
+                target=self._guard(f"input-{source.name}", lambda s=source, c=ctx: s.run(c)),
+                name=f"soc-input-{source.name}",
+                daemon=True,
+            )
+            thread.start()
+            self._input_threads.append(thread)
+        for source in self.inputs:
+            if not source.ready.wait(10):
+                log.warning("input %s is not ready after 10 s", source.name)
+
+    def _start_api(self) -> None:
+        import uvicorn
+
+        from soc.api import ApiContext, create_app
+
+        app = create_app(
+            ApiContext(
+                store=self.store,
+                alerts=self.alerts,
+                metrics=self.metrics,
+                token=api_token(self.dirs),
+                ingest=self.accept,
+                health=self.health,
+                metrics_public=self.settings.api.metrics_public,
+            )
+        )
+        config = uvicorn.Config(
+            app, host=self.settings.api.host, port=self.api_port, log_level="warning", access_log=False
+        )
+        self._api_server = uvicorn.Server(config)
+        self._api_thread = threading.Thread(target=self._api_server.run, name="soc-api", daemon=True)
+        self._api_thread.start()
+        deadline = time.monotonic() + 15
+        while not self._api_server.started:
+            if not self._api_thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the API could not listen on {self.settings.api.host}:{self.api_port}"
+                )
+            time.sleep(0.02)
+        sock = self._api_server.servers[0].sockets[0]
+        host, port = sock.getsockname()[:2]
+        self.api_url = f"http://{host}:{port}"
+        self.dirs.engine_info.write_bytes(
+            orjson.dumps(
+                {"pid": os.getpid(), "api_url": self.api_url, "started": format_ts(utcnow()), "version": __version__}
+            )
+        )
+
+    def health(self) -> dict[str, Any]:
+        records, size = self.spool.backlog()
+        c = self.counters
+        return {
+            "spool_backlog_records": records,
+            "spool_backlog_bytes": size,
+            "events_processed": c.events,
+            "events_stored": c.stored,
+            "dead_letters": c.dead_letters,
+            "store_errors": c.store_errors,
+            "inputs": [
+                {"name": i.name, "ready": i.ready.is_set(), **({"port": p} if (p := getattr(i, "bound_port", None)) else {})}
+                for i in self.inputs
+            ],
+            "detectors": {d.name: getattr(d, "stats", {}) for d in self.detectors},
+        }
+
+    # the data-directory lock ------------------------------------------------
+
+    def _acquire_lock(self) -> None:
+        fh = open(self.dirs.lock, "a+")  # noqa: SIM115 - held for the engine's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            fh.close()
+            raise EngineBusyError(
+                f"another engine is running on data directory {self.dirs.root} "
+                f"(see {self.dirs.engine_info})"
+            ) from exc
+        self._lock_file = fh
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
