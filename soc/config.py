@@ -102,6 +102,9 @@ class DetectionConfig(_Section):
 
 class AlertsConfig(_Section):
     dedup_window_minutes: int = Field(60, ge=0)
+    min_severity: SeverityName = "low"
+    """Matches below this severity are counted (metrics) but raise no alert; Sigma's
+    ``informational`` level is for hunting, not for the triage queue."""
 
 
 class ForwardingTargetConfig(_Section):

@@ -11,6 +11,7 @@ the given zone, as a Debian or RHEL server writes them to ``/var/log/auth.log``.
 from __future__ import annotations
 
 import random
+import time as _time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -109,3 +110,22 @@ def write_demo_log(path: Path, now: datetime, *, timezone: str = "Asia/Ho_Chi_Mi
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(scenario.lines) + "\n", encoding="utf-8")
     return scenario
+
+
+def bulk_auth_lines(n: int, *, start_epoch: int = 1_795_000_000) -> list[str]:
+    """``n`` distinct, parseable auth-log lines for load tests and benchmarks: accepted
+    and failed SSH logins and sudo commands on 17 hosts, 50 lines a second."""
+    lines = []
+    for i in range(n):
+        ts = _time.gmtime(start_epoch + i // 50)
+        stamp = f"{_time.strftime('%b', ts)} {ts.tm_mday:2d} {_time.strftime('%H:%M:%S', ts)}"
+        pid, port = 1000 + i % 9000, 20000 + i % 40000
+        if i % 3 == 0:
+            msg = f"sshd[{pid}]: Accepted publickey for user{i % 41} from 10.10.{i % 250}.{i % 199 + 1} port {port} ssh2"
+        elif i % 3 == 1:
+            msg = f"sshd[{pid}]: Failed password for user{i % 23} from 10.20.{i % 250}.{i % 181 + 1} port {port} ssh2"
+        else:
+            user = f"user{i % 13}"
+            msg = f"sudo: {user} : TTY=pts/{i % 5} ; PWD=/home/{user} ; USER=root ; COMMAND=/usr/bin/id -u {i}"
+        lines.append(f"{stamp} srv{i % 17:02d} {msg}")
+    return lines

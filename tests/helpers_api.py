@@ -145,7 +145,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k: v for k, v in self.headers.items()}
                 ok = verify(
@@ -166,7 +166,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server API
+            def do_HEAD(self) -> None:
                 self.send_response(405)
                 self.end_headers()
 
@@ -179,7 +179,9 @@ class Receiver:
             server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

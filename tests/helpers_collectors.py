@@ -61,15 +61,21 @@ class Collector:
 
 
 @contextmanager
-def running(inp: Any, accept: Callable[[list[RawRecord]], None], checkpoints: Any = None) -> Iterator[InputContext]:
-    """Run ``inp`` in a thread until the block ends; re-raises an error of ``run``."""
+def running(
+    inp: Any, accept: Callable[[list[RawRecord]], None], checkpoints: Any = None, *, oneshot: bool = False
+) -> Iterator[InputContext]:
+    """Run ``inp`` in a thread until the block ends; re-raises an error of ``run``.
+
+    With ``oneshot`` the block's end waits for ``run`` to return by itself (a
+    one-shot file read) before setting ``stop``.
+    """
     ctx = InputContext(accept=accept, stop=threading.Event(), checkpoints=checkpoints or MemoryCheckpoints())
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
             inp.run(ctx)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:
             errors.append(exc)
             inp.ready.set()
 
@@ -80,6 +86,9 @@ def running(inp: Any, accept: Callable[[list[RawRecord]], None], checkpoints: An
         raise errors[0]
     try:
         yield ctx
+        if oneshot:
+            thread.join(60)
+            assert not thread.is_alive(), "one-shot input did not return by itself"
     finally:
         ctx.stop.set()
         thread.join(10)

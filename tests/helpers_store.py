@@ -54,7 +54,10 @@ def auth_event(i: int, rng: random.Random, ts: datetime) -> Event:
         "log": {"file": {"path": path}, "offset": i * 120},
         "organization": {"id": rng.choice(["org-a", "org-b"])},
         "observer": {"ip": ["10.9.0.1"] if i % 2 else ["10.9.0.1", "10.9.0.2"]},
-        "labels": {"env": rng.choice(["prod", "dev"]), "tags": rng.sample(["a", "b", "c", "d"], rng.randrange(0, 3))},
+        "labels": {
+            "env": rng.choice(["prod", "dev"]),
+            "tags": rng.sample(["a", "b", "c", "d"], rng.randrange(0, 3)),
+        },
         "related": {"ip": [ip], "user": [user]},
         "ecs": {"version": "8.11.0"},
     }
@@ -79,3 +82,10 @@ def auth_events(n: int, seed: int = 7, start: datetime = BASE_TIME, step_s: floa
             ts = ts + timedelta(seconds=step_s * rng.random() * 2)
         out.append(auth_event(i, rng, ts.replace(microsecond=ts.microsecond // 1000 * 1000)))
     return out
+
+
+def open_test_store(backend: str, directory: Any) -> Any:
+    """A fresh store of the registered ``backend`` with its data under ``directory``."""
+    from soc.store import open_store
+
+    return open_store(backend, directory)

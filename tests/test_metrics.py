@@ -60,9 +60,7 @@ def test_registry_is_private() -> None:
     a, b = Metrics(), Metrics()  # two engines in one process must not collide
     a.events_stored.inc()
     assert samples(b)[("soc_events_stored_total", ())] == 0
-    assert "soc_events_stored_total" not in {
-        s.name for fam in REGISTRY.collect() for s in fam.samples
-    }
+    assert "soc_events_stored_total" not in {s.name for fam in REGISTRY.collect() for s in fam.samples}
 
 
 def test_callback_gauges_read_live_values() -> None:

@@ -94,8 +94,8 @@ def test_crowdsec_syslog_stage_oracle():
 
 def test_ssh_accepted_publickey():
     ev = parse(
-        b"Feb 21 21:54:44 localhost sshd[3402]: Accepted publickey for vagrant from 10.0.2.2 port 63673 ssh2: "
-        b"RSA 39:33:99:e9:a0:dc:f2:33"
+        b"Feb 21 21:54:44 localhost sshd[3402]: Accepted publickey for vagrant from 10.0.2.2 port 63673 "
+        b"ssh2: RSA 39:33:99:e9:a0:dc:f2:33"
     )
     assert get_field(ev, "event.action") == "ssh_login"
     assert get_field(ev, "event.category") == ["authentication", "session"]
@@ -109,7 +109,9 @@ def test_ssh_accepted_publickey():
 
 
 def test_ssh_failed_invalid_user():
-    ev = parse(b"Jan 5 10:00:00 h sshd[9]: Failed password for invalid user admin from 2001:db8::1 port 22 ssh2")
+    ev = parse(
+        b"Jan 5 10:00:00 h sshd[9]: Failed password for invalid user admin from 2001:db8::1 port 22 ssh2"
+    )
     assert get_field(ev, "event.outcome") == "failure"
     assert get_field(ev, "user.name") == "admin"
     assert get_field(ev, "source.ip") == "2001:db8::1"
@@ -151,7 +153,10 @@ def test_useradd_groupadd_iam():
 
 
 def test_pam_session_users_and_generic_lines():
-    ev = parse(b"2019-06-14T10:40:20.912134 localhost sudo: pam_unix(sudo-i:session): session opened for user root by userauth3(uid=0)")
+    ev = parse(
+        b"2019-06-14T10:40:20.912134 localhost sudo: pam_unix(sudo-i:session): "
+        b"session opened for user root by userauth3(uid=0)"
+    )
     assert get_field(ev, "user.name") == "userauth3"
     assert get_field(ev, "user.id") == "0"
     assert get_field(ev, "user.effective.name") == "root"
@@ -173,6 +178,8 @@ def test_bad_header_is_parse_error_named_linux_auth():
 def test_detect():
     p = LinuxAuthParser()
     assert p.detect(b"Feb 21 21:54:44 localhost sshd[3402]: Accepted password for a from 1.2.3.4 port 1 ssh2")
-    assert p.detect(b"<86>Feb 21 21:54:44 localhost sudo: x : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls")
+    assert p.detect(
+        b"<86>Feb 21 21:54:44 localhost sudo: x : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls"
+    )
     assert not p.detect(b"Feb 21 21:54:44 localhost nginx[1]: GET /")
     assert not p.detect(b"garbage")

@@ -64,7 +64,7 @@ def test_rfc3164_iso_timestamps_and_missing_hostname():
 
 def test_rfc5424_structured_data_escapes_and_bom():
     line = (
-        b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 '
+        b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
         b'[exampleSDID@32473 iut="3" eventSource="App\\]l\\"x\\\\y\\n"][other@1 a=""] '
         b"\xef\xbb\xbfAn application event"
     )
@@ -82,7 +82,14 @@ def test_rfc5424_structured_data_escapes_and_bom():
 def test_rfc5424_nil_sd_and_no_msg():
     m = p(b"<13>1 2024-01-01T00:00:00+07:00 - - 123 - -")
     assert m.timestamp == datetime(2023, 12, 31, 17, tzinfo=UTC)
-    assert (m.hostname, m.appname, m.procid, m.pid, m.message, m.structured_data) == (None, None, "123", 123, "", {})
+    assert (m.hostname, m.appname, m.procid, m.pid, m.message, m.structured_data) == (
+        None,
+        None,
+        "123",
+        123,
+        "",
+        {},
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,7 +104,7 @@ def test_rfc5424_nil_sd_and_no_msg():
         (b"<13>1 2024-01-01T00:00:00Z h a p m", "header", "RFC 5424 header"),
         (b"<13>1 2024-13-01T00:00:00Z h a p m -", "timestamp", "ISO 8601"),
         (b'<13>1 2024-01-01T00:00:00Z h a p m [id a="x', "structured_data", "unterminated"),
-        (b"<13>1 2024-01-01T00:00:00Z h a p m [id a=x]", "structured_data", "name=\"value\""),
+        (b"<13>1 2024-01-01T00:00:00Z h a p m [id a=x]", "structured_data", 'name="value"'),
         (b"<13>1 2024-01-01T00:00:00Z h a p m junk", "structured_data", "must be '-'"),
     ],
 )
@@ -137,8 +144,11 @@ def test_resolve_timezone():
 def test_syslog_parser_ecs_and_meta_timezone_override():
     parser = SyslogParser(timezone="UTC")
     rec = RawRecord(
-        raw=b"<38>Jun 15 10:00:00 web01 nginx[77]: GET /", source="t", position=0,
-        received=REF, meta={"timezone": "Asia/Ho_Chi_Minh"},
+        raw=b"<38>Jun 15 10:00:00 web01 nginx[77]: GET /",
+        source="t",
+        position=0,
+        received=REF,
+        meta={"timezone": "Asia/Ho_Chi_Minh"},
     )
     (ev,) = parser.parse(rec)
     assert ev["@timestamp"] == "2024-06-15T03:00:00.000Z"
@@ -153,7 +163,9 @@ def test_syslog_parser_ecs_and_meta_timezone_override():
 
 
 def test_syslog_parser_5424_fields():
-    rec = RawRecord(raw=b'<165>1 2003-10-11T22:14:15.003Z h app 42 ID47 [a@1 k="v"] msg', source="t", position=0)
+    rec = RawRecord(
+        raw=b'<165>1 2003-10-11T22:14:15.003Z h app 42 ID47 [a@1 k="v"] msg', source="t", position=0
+    )
     (ev,) = SyslogParser().parse(rec)
     assert get_field(ev, "log.syslog.version") == "1"
     assert get_field(ev, "log.syslog.msgid") == "ID47"
@@ -173,8 +185,8 @@ def test_registry_and_detection():
     assert get_parser("syslog", timezone="UTC").timezone == "UTC"
     with pytest.raises(ValueError, match="known parsers are linux_auth, syslog"):
         get_parser("nope")
-    assert detect_format(b"Feb 21 21:54:44 localhost sshd[3402]: Accepted password for a from 1.2.3.4 port 1 ssh2") == (
-        "linux_auth"
-    )
+    assert detect_format(
+        b"Feb 21 21:54:44 localhost sshd[3402]: Accepted password for a from 1.2.3.4 port 1 ssh2"
+    ) == ("linux_auth")
     assert detect_format(b"<13>Feb 21 21:54:44 localhost nginx: GET /") == "syslog"
     assert detect_format(b'{"json": true}') is None

@@ -40,7 +40,10 @@ def test_empty_query_matches_everything() -> None:
         ("event.code:4625", FieldFilter("event.code", "eq", "4625")),
         ("_exists_:user.name", FieldFilter("user.name", "exists", None)),
         ("source.ip:fe80::1", FieldFilter("source.ip", "eq", "fe80::1")),
-        ('user.name:(alice OR "bob smith" OR carol)', FieldFilter("user.name", "in", ("alice", "bob smith", "carol"))),
+        (
+            'user.name:(alice OR "bob smith" OR carol)',
+            FieldFilter("user.name", "in", ("alice", "bob smith", "carol")),
+        ),
         ("destination.port:(22 OR 3389)", FieldFilter("destination.port", "in", (22, 3389))),
     ],
 )

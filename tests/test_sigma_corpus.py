@@ -12,7 +12,9 @@ from detectors.sigma.loader import iter_rule_files
 
 DATASETS = Path(os.environ.get("SOC_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 SIGMA = DATASETS / "sigma"
-CORPUS_DIRS = ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance", "rules-placeholder"]
+CORPUS_DIRS = [
+    "rules", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance", "rules-placeholder",
+]
 
 pytestmark = pytest.mark.skipif(
     not (SIGMA / "rules").is_dir(), reason=f"SigmaHQ corpus not found at {SIGMA} (set SOC_DATASETS)"

@@ -140,7 +140,9 @@ def test_torn_tail_is_truncated(tmp_path: Path, caplog: pytest.LogCaptureFixture
     spool.close()
 
 
-def test_corrupt_middle_frame_is_reported_and_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_middle_frame_is_reported_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     spool = Spool(tmp_path)
     spool.append(records(5))
     spool.close()

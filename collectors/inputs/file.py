@@ -58,10 +58,13 @@ class FileInputConfig:
         if not self.paths:
             raise ValueError(f"file input {self.name!r}: paths is empty")
         if self.start_at not in ("beginning", "end"):
-            raise ValueError(f"file input {self.name!r}: start_at must be 'beginning' or 'end', got {self.start_at!r}")
+            raise ValueError(
+                f"file input {self.name!r}: start_at must be 'beginning' or 'end', got {self.start_at!r}"
+            )
         if self.poll_interval_s <= 0 or self.batch_max_lines < 1 or self.max_line_bytes < 1:
             raise ValueError(
-                f"file input {self.name!r}: poll_interval_s, batch_max_lines and max_line_bytes must be positive"
+                f"file input {self.name!r}: poll_interval_s, batch_max_lines and max_line_bytes "
+                "must be positive"
             )
 
 
@@ -163,7 +166,8 @@ def _records(t: _Tracked, lines: list[tuple[int, bytes, int]], now: datetime) ->
     source = f"file:{t.path}"
     meta = t.meta
     return [
-        RawRecord(raw=line, source=source, position=off, received=now, meta=dict(meta)) for off, line, _ in lines
+        RawRecord(raw=line, source=source, position=off, received=now, meta=dict(meta))
+        for off, line, _ in lines
     ]
 
 

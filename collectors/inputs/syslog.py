@@ -58,10 +58,13 @@ class SyslogInputConfig:
 
     def __post_init__(self) -> None:
         if self.protocol not in ("udp", "tcp"):
-            raise ValueError(f"syslog input {self.name!r}: protocol must be 'udp' or 'tcp', got {self.protocol!r}")
+            raise ValueError(
+                f"syslog input {self.name!r}: protocol must be 'udp' or 'tcp', got {self.protocol!r}"
+            )
         if self.framing not in ("auto", "newline", "octet"):
             raise ValueError(
-                f"syslog input {self.name!r}: framing must be 'auto', 'newline' or 'octet', got {self.framing!r}"
+                f"syslog input {self.name!r}: framing must be 'auto', 'newline' or 'octet', "
+                f"got {self.framing!r}"
             )
         if not 0 <= self.port <= 65535:
             raise ValueError(f"syslog input {self.name!r}: port {self.port} is not in 0..65535")

@@ -21,6 +21,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from collectors.parsers.base import ParseError
@@ -62,14 +63,18 @@ _NEW_GROUP = re.compile(r"new group: name=([^,]*), GID=(\d+)")
 _NEW_USER = re.compile(r"new user: name=([^,]*), UID=(\d+), GID=(\d+), home=([^,]*), shell=([^,]*)")
 # PAM user names: Filebeat's "grok-pam-users", tried in order.
 _Q = "['\"]?"
-_PAM_FOR_BY = re.compile(r"for user " + _Q + r"(.*?)" + _Q + r" by " + _Q + r"(.*?)" + _Q + r"(?:\(uid=(\d+)\))?$")
+_PAM_FOR_BY = re.compile(
+    r"for user " + _Q + r"(.*?)" + _Q + r" by " + _Q + r"(.*?)" + _Q + r"(?:\(uid=(\d+)\))?$"
+)
 _PAM_FOR = re.compile(r"for user " + _Q + r"(.*?)" + _Q + r"$")
 _PAM_BY = re.compile(r"by user " + _Q + r"(.*?)" + _Q + r"$")
 _PAM_USER = re.compile(r"(?<! ) user ['\"](.*?)['\"]")
 _UID_SUFFIX = re.compile(r"\(uid=\d+\)$")
 
 
+@lru_cache(maxsize=65536)
 def _ip(text: str) -> str | None:
+    """``text`` as a normalised IP address, or ``None`` when it is not one."""
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
@@ -206,7 +211,12 @@ def _to_ecs(msg: SyslogMessage, auth: _Auth) -> Event:
     ev["dataset"] = "system.auth"
     ev["module"] = "system"
     for path, value in auth.fields.items():
-        _set(event, path, value)
+        if path.startswith("system.auth."):
+            sub = path[12:]
+            kind, _, leaf = sub.partition(".")
+            event.setdefault("system", {}).setdefault("auth", {}).setdefault(kind, {})[leaf] = value
+        else:
+            _set(event, path, value)
     if auth.user:
         user: dict[str, Any] = {"name": auth.user}
         if auth.user_id:
@@ -225,7 +235,9 @@ def _to_ecs(msg: SyslogMessage, auth: _Auth) -> Event:
         event["source"] = source
     ssh_event = auth.fields.get("system.auth.ssh.event")
     if ssh_event == "Accepted":
-        ev.update(type=["info"], category=["authentication", "session"], action="ssh_login", outcome="success")
+        ev.update(
+            type=["info"], category=["authentication", "session"], action="ssh_login", outcome="success"
+        )
     elif ssh_event in ("Invalid", "Failed"):
         ev.update(type=["info"], category=["authentication"], action="ssh_login", outcome="failure")
     proc = msg.appname

@@ -32,7 +32,9 @@ PARSER_NAME = "syslog"
 
 _MONTHS = {
     m: i + 1
-    for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    )
 }
 _FACILITIES = (
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
@@ -102,31 +104,36 @@ def _err(reason: str, fld: str) -> ParseError:
     return ParseError(reason, parser=PARSER_NAME, field=fld)
 
 
-# (text "Mmm dd hh:mm:ss", zone name, year) -> aware UTC datetime. Cleared when large.
-_BSD_CACHE: dict[tuple[str, str, int], datetime | None] = {}
+# (text "Mmm dd hh", zone name, year) -> aware UTC datetime of that local hour, or
+# None when invalid. Offsets change only on hour boundaries in practice, so minutes and
+# seconds are added after conversion. Cleared when large.
+_HOUR_CACHE: dict[tuple[str, str, int], datetime | None] = {}
+_NO_HIT = object()
 
 
 def _bsd_time(text: str, tzname: str, year: int) -> datetime | None:
-    key = (text, tzname, year)
-    hit = _BSD_CACHE.get(key, _BSD_CACHE)
-    if hit is not _BSD_CACHE:
-        return hit  # type: ignore[return-value]
-    result: datetime | None
-    try:
-        month = _MONTHS[text[0:3]]
-        day_txt = text[4:6]
-        day = int(day_txt[1]) if day_txt[0] == " " else int(day_txt)
-        hh, mm, ss = text[7:9], text[10:12], text[13:15]
-        if not (hh.isdigit() and mm.isdigit() and ss.isdigit() and day_txt.strip().isdigit()):
-            raise ValueError
-        local = datetime(year, month, day, int(hh), int(mm), int(ss), tzinfo=resolve_timezone(tzname))
-        result = local.astimezone(UTC)
-    except (KeyError, ValueError, IndexError):
-        result = None
-    if len(_BSD_CACHE) > 8192:
-        _BSD_CACHE.clear()
-    _BSD_CACHE[key] = result
-    return result
+    key = (text[:9], tzname, year)
+    base = _HOUR_CACHE.get(key, _NO_HIT)
+    if base is _NO_HIT:
+        try:
+            day_txt = text[4:6]
+            if not day_txt.strip().isdigit() or not text[7:9].isdigit():
+                raise ValueError
+            local = datetime(
+                year, _MONTHS[text[0:3]], int(day_txt), int(text[7:9]), tzinfo=resolve_timezone(tzname)
+            )
+            base = local.astimezone(UTC)
+        except (KeyError, ValueError):
+            base = None
+        if len(_HOUR_CACHE) > 8192:
+            _HOUR_CACHE.clear()
+        _HOUR_CACHE[key] = base
+    if base is None:
+        return None
+    mm, ss = text[10:12], text[13:15]
+    if text[9] != ":" or text[12] != ":" or not (mm.isdigit() and ss.isdigit()) or mm > "59" or ss > "60":
+        return None
+    return base + timedelta(minutes=int(mm), seconds=min(int(ss), 59))  # type: ignore[operator]
 
 
 def _infer_bsd(text: str, tzname: str, reference: datetime) -> datetime:
@@ -204,7 +211,7 @@ def _parse_sd(text: str, pos: int) -> tuple[dict[str, dict[str, str]], int]:
         while pos < n and text[pos] == " ":
             eq = text.find("=", pos + 1)
             if eq < 0 or eq + 1 >= n or text[eq + 1] != '"':
-                raise _err(f"bad SD-PARAM at column {pos}: expected name=\"value\"", "structured_data")
+                raise _err(f'bad SD-PARAM at column {pos}: expected name="value"', "structured_data")
             name = text[pos + 1 : eq]
             if not name or " " in name or "]" in name:
                 raise _err(f"bad SD-PARAM name {name[:32]!r} at column {pos}", "structured_data")
@@ -235,7 +242,7 @@ def _parse_sd(text: str, pos: int) -> tuple[dict[str, dict[str, str]], int]:
         pos += 1
         sd[sd_id] = params
     if not sd:
-        raise _err(f"STRUCTURED-DATA must be '-' or '[...]', got {text[pos:pos + 16]!r}", "structured_data")
+        raise _err(f"STRUCTURED-DATA must be '-' or '[...]', got {text[pos : pos + 16]!r}", "structured_data")
     return sd, pos
 
 
@@ -314,7 +321,7 @@ def _parse_3164(line: str, pri: int | None, pos: int, tzname: str, reference: da
         applied = tzname if was_applied else None
         pos = end + 1
     else:
-        raise _err(f"no RFC 3164 or ISO 8601 timestamp at {line[pos:pos + 20]!r}", "timestamp")
+        raise _err(f"no RFC 3164 or ISO 8601 timestamp at {line[pos : pos + 20]!r}", "timestamp")
     while line.startswith(" ", pos):
         pos += 1
     rest = line[pos:]

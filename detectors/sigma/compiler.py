@@ -357,7 +357,7 @@ def _fieldref_matcher(getters: Sequence[Getter], ref: SigmaFieldReference, field
                 b = text(o(e))
                 if b is None:
                     continue
-                if ref.starts_with and a.startswith(b) or ref.ends_with and a.endswith(b):
+                if (ref.starts_with and a.startswith(b)) or (ref.ends_with and a.endswith(b)):
                     return True
                 if not ref.starts_with and not ref.ends_with and a == b:
                     return True
@@ -366,7 +366,7 @@ def _fieldref_matcher(getters: Sequence[Getter], ref: SigmaFieldReference, field
     return test
 
 
-def _fast_or(getters: Sequence[Getter], values: list[Any]) -> Matcher | None:
+def _fast_or(getters: Sequence[Getter], values: list[Any], keyword: bool = False) -> Matcher | None:
     """One field read for an OR of plain case-insensitive strings (set/tuple lookups)."""
     eqs: set[str] = set()
     starts: list[str] = []
@@ -379,6 +379,8 @@ def _fast_or(getters: Sequence[Getter], values: list[Any]) -> Matcher | None:
         if shape is None or shape[0] == "any":
             return None
         kind, lit = shape
+        if keyword and kind == "eq":
+            kind = "contains"
         {"eq": eqs.add, "startswith": starts.append, "endswith": ends.append,
          "contains": contains.append}[kind](lit.lower())
     st, en, co = tuple(starts), tuple(ends), tuple(contains)
@@ -439,6 +441,8 @@ class _Compiler:
 
     def _same_field_or(self, node: ConditionOR) -> Matcher | None:
         args = node.args
+        if len(args) >= 2 and all(isinstance(a, ConditionValueExpression) for a in args):
+            return _fast_or(self.keyword_getters, [a.value for a in args], keyword=True)  # type: ignore[union-attr]
         if len(args) < 2 or not all(isinstance(a, ConditionFieldEqualsValueExpression) for a in args):
             return None
         names = {a.field for a in args}  # type: ignore[union-attr]

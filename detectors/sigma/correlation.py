@@ -111,7 +111,7 @@ class CorrelationRuntime:
         if rule.type not in _SUPPORTED:
             raise CorrelationError(rid, f"correlation type '{rule.type.name.lower()}' is not supported")
         if not isinstance(rule.condition, SigmaCorrelationCondition):
-            raise CorrelationError(rid, "extended (boolean expression) correlation conditions are not supported")
+            raise CorrelationError(rid, "extended (boolean) correlation conditions are not supported")
         self.rule = rule
         self.info = info
         self.type = rule.type

@@ -107,7 +107,7 @@ class SigmaDetector:
         self.fields = FieldMap(cfg.get("fields") or {})
         keyword_fields = tuple(cfg.get("keyword_fields") or DEFAULT_KEYWORD_FIELDS)
         self._index: RuleIndex[CompiledRule] = RuleIndex(
-            LogsourceMap(cfg.get("logsources") or ()), str(cfg.get("unmapped_logsource", "all"))
+            LogsourceMap(cfg.get("logsources") or ()), str(cfg.get("unmapped_logsource", "none"))
         )
         max_groups = int(cfg.get("max_groups", 100_000))
         max_evidence = int(cfg.get("max_evidence", 50))
@@ -147,7 +147,8 @@ class SigmaDetector:
                 self.errors.append(SigmaLoadError(rule_source_path(rule), e.rule_id, e.reason, "compile"))
                 continue
             compiled += 1
-            cr = CompiledRule(key, rule_info(rule, "sigma"), matcher, key not in silenced, self._feeds.get(key, []))
+            info = rule_info(rule, "sigma")
+            cr = CompiledRule(key, info, matcher, key not in silenced, self._feeds.get(key, []))
             self._index.add(rule.logsource, cr)
         self._buckets = self._index.buckets()
         load_failed = sum(1 for e in load_errors if e.stage == "load")

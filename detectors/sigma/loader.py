@@ -88,7 +88,7 @@ def load_file(path: Path) -> tuple[list[SigmaRule | SigmaCorrelationRule], list[
         collection = SigmaCollection.from_dicts(
             docs, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
         )
-    except Exception as e:  # noqa: BLE001 - pySigma may raise anything on malformed input
+    except Exception as e:  # pySigma may raise anything on malformed input
         rid = _raw_id(docs[0]) if len(docs) == 1 else None
         return [], [SigmaLoadError(shown, rid, _error_text(e))]
     rules: list[SigmaRule | SigmaCorrelationRule] = []
@@ -120,7 +120,7 @@ def _resolve(
             try:
                 corr.resolve_rule_references(collection)
                 corr.aliases.resolve_rule_references(collection)
-            except Exception as e:  # noqa: BLE001 - reported, rule dropped
+            except Exception as e:  # reported, rule dropped
                 dropped.append(corr)
                 errors.append(
                     SigmaLoadError(rule_source_path(corr), str(corr.id) if corr.id else corr.name,

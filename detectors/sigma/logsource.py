@@ -104,9 +104,11 @@ class _Bucket(Generic[T]):
 class RuleIndex(Generic[T]):
     """Items (compiled rules) grouped by log source, with the unmapped policy applied."""
 
-    def __init__(self, logsources: LogsourceMap, unmapped: str = "all") -> None:
+    def __init__(self, logsources: LogsourceMap, unmapped: str = "none") -> None:
         if unmapped not in UNMAPPED_POLICIES:
-            raise LogsourceConfigError(f"unmapped_logsource must be one of {UNMAPPED_POLICIES}, not {unmapped!r}")
+            raise LogsourceConfigError(
+                f"unmapped_logsource must be one of {UNMAPPED_POLICIES}, not {unmapped!r}"
+            )
         self._logsources = logsources
         self._unmapped = unmapped
         self._buckets: dict[str, _Bucket[T]] = {}

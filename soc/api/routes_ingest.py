@@ -55,7 +55,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            413,
             detail=f"body: {declared} bytes exceeds the {limit}-byte limit",
         )
     chunks: list[bytes] = []
@@ -63,9 +63,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         received += len(chunk)
         if received > limit:
-            raise HTTPException(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=f"body: exceeds the {limit}-byte limit"
-            )
+            raise HTTPException(413, detail=f"body: exceeds the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
 

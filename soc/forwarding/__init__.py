@@ -40,7 +40,7 @@ class ForwardingTarget(Protocol):
 
 from soc.forwarding.http_target import HttpTarget, HttpTargetConfig
 from soc.forwarding.outbox import Outbox, OutboxRecord
-from soc.forwarding.worker import DeliveryStats, ForwardingService
+from soc.forwarding.worker import DeliveryStats, ForwardingService, build_forwarding
 
 TARGETS: dict[str, type] = {"http": HttpTarget}
 """Target kinds by their config name."""
@@ -55,4 +55,5 @@ __all__ = [
     "HttpTargetConfig",
     "Outbox",
     "OutboxRecord",
+    "build_forwarding",
 ]

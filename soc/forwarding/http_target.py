@@ -121,13 +121,13 @@ class HttpTarget:
         exc: BaseException = outcome
         if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
             exc = exc.reason
+        if isinstance(exc, urllib3.exceptions.NewConnectionError):  # before TimeoutError: a subclass of it
+            return DeliveryError("connection", str(exc), retryable=True)
         if isinstance(exc, urllib3.exceptions.TimeoutError):
             return DeliveryError("timeout", str(exc), retryable=True)
         if isinstance(exc, urllib3.exceptions.SSLError):
             return DeliveryError("tls", str(exc), retryable=True)
-        if isinstance(
-            exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError, OSError)
-        ):
+        if isinstance(exc, (urllib3.exceptions.ProtocolError, OSError)):
             return DeliveryError("connection", str(exc), retryable=True)
         if isinstance(exc, urllib3.exceptions.LocationValueError):
             return DeliveryError("bad_url", str(exc), retryable=False)

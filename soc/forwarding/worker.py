@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,3 +196,18 @@ class ForwardingService:
     def wake(self) -> None:
         """Start the next delivery pass now (e.g. after ``soc outbox retry``)."""
         self._wake.set()
+
+
+def build_forwarding(
+    settings: Any, state: Any, metrics: Metrics, *, environ: Mapping[str, str] | None = None
+) -> ForwardingService:
+    """The engine's forwarding service from ``soc.config.ForwardingConfig``: one
+    :class:`~soc.forwarding.http_target.HttpTarget` per configured target (secrets
+    read from the environment variables the config names), over the state store's outbox."""
+    from soc.forwarding.http_target import HttpTarget, HttpTargetConfig
+
+    targets = [HttpTarget(HttpTargetConfig.from_settings(t, environ)) for t in settings.targets]
+    reporter = {"id": settings.reporter.id, "name": settings.reporter.name}
+    return ForwardingService(
+        Outbox(state), targets, metrics, reporter=reporter, max_attempts=settings.max_attempts
+    )

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from collectors.inputs.base import CheckpointStore, Input, InputContext
-from detectors.base import Match, StreamingDetector
+from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
 from soc.alerts import AlertChange, AlertRepository
 from soc.config import LoadedConfig
@@ -386,8 +386,11 @@ class Engine:
             self.metrics.events_failed.labels(stage=letter.stage, reason=letter.parser).inc()
 
     def _record_matches(self, matches: Sequence[Match]) -> None:
+        floor = severity_rank(self.settings.alerts.min_severity)
         for match in matches:
             self.metrics.matches.labels(rule_type=match.rule.type).inc()
+            if severity_rank(match.rule.severity) < floor:
+                continue
             change = self.alerts.record(match)
             if change is None:
                 continue
@@ -434,7 +437,10 @@ class Engine:
             return None
         from soc.forwarding import build_forwarding
 
-        return build_forwarding(fwd, self.state, self.metrics)
+        service = build_forwarding(fwd, self.state, self.metrics)
+        # an alert stored just before a crash may not have reached the outbox yet
+        service.catch_up(self.alerts, since=utcnow() - timedelta(days=1))
+        return service
 
     def _register_gauges(self) -> None:
         m = self.metrics
@@ -442,8 +448,6 @@ class Engine:
         m.spool_backlog_bytes.set_function(lambda: self.spool.backlog()[1])
         m.queue_depth.labels(queue="parse").set_function(self._parse_q_size)
         m.queue_depth.labels(queue="write").set_function(self._write_q_size)
-        if self.forwarding is not None:
-            m.outbox_backlog.set_function(self.forwarding.outbox.backlog)
 
     def _parse_q_size(self) -> int:
         return self._parse_q.qsize()

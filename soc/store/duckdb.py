@@ -45,11 +45,14 @@ _SQL_TYPE = {"str": "VARCHAR", "int": "BIGINT", "ts": "TIMESTAMPTZ", "strlist": 
 _ARROW_TYPE = {
     "str": pa.string(),
     "int": pa.int64(),
-    "ts": pa.timestamp("us", tz="UTC"),
+    "ts": pa.int64(),  # microseconds since the epoch; the INSERT turns them into TIMESTAMPTZ
     "strlist": pa.list_(pa.string()),
 }
 _COLUMNS = [f.column for f in HOT_FIELDS] + ["doc"]
-_SCHEMA = pa.schema([pa.field(f.column, _ARROW_TYPE[f.kind]) for f in HOT_FIELDS] + [pa.field("doc", pa.string())])
+_TS_COLUMNS = {f.column for f in HOT_FIELDS if f.kind == "ts"}
+_SCHEMA = pa.schema(
+    [pa.field(f.column, _ARROW_TYPE[f.kind]) for f in HOT_FIELDS] + [pa.field("doc", pa.string())]
+)
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -144,26 +147,28 @@ class DuckDBStore:
     def write(self, events: Sequence[Event]) -> WriteResult:
         if self.read_only:
             raise StoreError(f"{self.path}: store is open read-only", retryable=False)
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[str, tuple[Any, ...]] = {}
         in_batch_dupes = 0
+        dumps = orjson.dumps
         for i, event in enumerate(events):
             row = check_event(event, i)
-            if row["id"] in rows:
+            if row[0] in rows:
                 in_batch_dupes += 1
                 continue
             try:
-                row["doc"] = orjson.dumps(event).decode()
+                rows[row[0]] = (*row, dumps(event).decode())
             except TypeError as exc:
-                raise StoreError(f"event {i} (id {row['id']!r}): not JSON-serialisable: {exc}",
+                raise StoreError(f"event {i} (id {row[0]!r}): not JSON-serialisable: {exc}",
                                  retryable=False) from None
-            rows[row["id"]] = row
         if not rows:
             return WriteResult(stored=0, duplicates=in_batch_dupes)
-        values = list(rows.values())
+        columns = list(zip(*rows.values(), strict=True))
         table = pa.Table.from_arrays(
-            [pa.array([r[c] for r in values], type=_SCHEMA.field(c).type) for c in _COLUMNS], schema=_SCHEMA
+            [pa.array(col, type=f.type) for col, f in zip(columns, _SCHEMA, strict=True)], schema=_SCHEMA
         )
+        ts_col = columns[1]
         cols = ", ".join(_COLUMNS)
+        select = ", ".join(f"make_timestamptz({c})" if c in _TS_COLUMNS else c for c in _COLUMNS)
         with self._wlock:
             if self._closed:
                 raise StoreError(f"{self.path}: store is closed", retryable=False)
@@ -171,14 +176,14 @@ class DuckDBStore:
                 self._con.register("_soc_batch", table)
                 try:
                     if self.dedup == "primary_key":
-                        sql = f"INSERT OR IGNORE INTO events ({cols}) SELECT {cols} FROM _soc_batch"
+                        sql = f"INSERT OR IGNORE INTO events ({cols}) SELECT {select} FROM _soc_batch"
                         params: list[Any] = []
                     else:
                         sql = (
-                            f"INSERT INTO events ({cols}) SELECT {cols} FROM _soc_batch b "
+                            f"INSERT INTO events ({cols}) SELECT {select} FROM _soc_batch b "
                             "WHERE b.id NOT IN (SELECT id FROM events WHERE ts >= ? AND ts <= ?)"
                         )
-                        params = [min(r["ts"] for r in values), max(r["ts"] for r in values)]
+                        params = [from_epoch_us(min(ts_col)), from_epoch_us(max(ts_col))]
                     res = self._con.execute(sql, params).fetchall()[0]
                 finally:
                     self._con.unregister("_soc_batch")
@@ -186,7 +191,7 @@ class DuckDBStore:
                 if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
                     self._checkpoint()
             except duckdb.Error as exc:
-                raise StoreError(f"{self.path}: write of {len(values)} events failed: {exc}") from None
+                raise StoreError(f"{self.path}: write of {len(rows)} events failed: {exc}") from None
         return WriteResult(stored=stored, duplicates=len(events) - stored)
 
     def _checkpoint(self) -> None:
@@ -298,7 +303,8 @@ class DuckDBStore:
         return int(self._query(sql, params)[0][0])
 
     def stats(self) -> StoreStats:
-        n, oldest, newest = self._query("SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM events")[0]
+        sql = "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM events"
+        n, oldest, newest = self._query(sql)[0]
         wal = self.path.with_name(self.path.name + ".wal")
         db_bytes = self.path.stat().st_size if self.path.exists() else 0
         wal_bytes = wal.stat().st_size if wal.exists() else 0

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from soc.event import parse_ts
 from soc.store.base import StoreError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 
 HotKind = Literal["str", "int", "ts", "strlist"]
 """``str``: text; ``int``: integer; ``ts``: ECS timestamp text, kept as TIMESTAMPTZ;
@@ -83,8 +86,8 @@ def lookup(event: Mapping[str, Any], path: str) -> Any:
 def hot_value(field: HotField, value: Any, where: str) -> Any:
     """Check ``value`` against the hot field's kind and return the column value.
 
-    ``None`` (absent or JSON null) stays ``None``. ``ts`` values come back as aware
-    datetimes and ``strlist`` values as lists. Raises :class:`StoreError`
+    ``None`` (absent or JSON null) stays ``None``. ``ts`` values come back as
+    integer microseconds since the epoch and ``strlist`` values as lists. Raises :class:`StoreError`
     (not retryable) naming ``where`` and the field when the type is wrong.
     """
     if value is None:
@@ -103,7 +106,7 @@ def hot_value(field: HotField, value: Any, where: str) -> Any:
     elif kind == "ts":
         if isinstance(value, str):
             try:
-                return parse_ts(value)
+                return (parse_ts(value) - EPOCH) // _US
             except ValueError:
                 raise StoreError(
                     f"{where}: {field.path} = {value!r} is not an ISO 8601 timestamp", retryable=False
@@ -133,21 +136,72 @@ _KIND_TEXT = {
 }
 
 
-def check_event(event: Any, index: int) -> dict[str, Any]:
-    """Validate one event of a batch; return its hot column values keyed by column.
+def _compile_checker() -> Any:
+    """Build ``check_event``'s fast path from ``HOT_FIELDS``: straight-line dict walks
+    and exact type tests, generated once so the table stays the only definition.
+    Anything unusual (wrong type, bool, out of range, lists) goes to :func:`hot_value`."""
+    lines = ["def fast(event, index, parse_ts, slow):"]
+    names: dict[tuple[str, ...], str] = {(): "event"}
+    for n, field in enumerate(HOT_FIELDS):
+        parts = tuple(field.path.split("."))
+        for depth in range(1, len(parts)):
+            prefix = parts[:depth]
+            if prefix not in names:
+                parent, var = names[parts[: depth - 1]], f"n{len(names)}"
+                names[prefix] = var
+                get = f"{parent}.get({prefix[-1]!r})"
+                lines.append(f"    {var} = {get} if {parent}.__class__ is dict else None")
+        parent = names[parts[:-1]]
+        v = f"v{n}"
+        lines.append(f"    {v} = {parent}.get({parts[-1]!r}) if {parent}.__class__ is dict else None")
+        fast_ok = {"str": "str", "ts": "str", "int": "int", "strlist": "list"}[field.kind]
+        convert = f"parse_ts({v}, {n})" if field.kind == "ts" else v
+        guard = f" and {field.low} <= {v} <= {field.high}" if field.kind == "int" else ""
+        lines.append(f"    if {v} is not None:")
+        lines.append(f"        {v} = {convert} if {v}.__class__ is {fast_ok}{guard} else slow({n}, {v})")
+    lines.append("    return (" + ", ".join(f"v{n}" for n in range(len(HOT_FIELDS))) + ",)")
+    scope: dict[str, Any] = {}
+    exec("\n".join(lines), scope)  # code generated from the HOT_FIELDS table above
+    return scope["fast"]
+
+
+_FAST = _compile_checker()
+
+
+def check_event(event: Any, index: int) -> tuple[Any, ...]:
+    """Validate one event of a batch; return its hot column values in ``HOT_FIELDS`` order.
 
     ``event.id`` and ``@timestamp`` are required. ``index`` is the event's place in
-    the batch, used in error messages.
+    the batch, used in error messages. Raises :class:`StoreError` (not retryable).
     """
-    if not isinstance(event, Mapping):
+    if not isinstance(event, dict):
         raise StoreError(f"event {index}: expected a dict, got {type(event).__name__}", retryable=False)
-    ident = lookup(event, "event.id")
-    where = f"event {index} (id {ident!r})" if isinstance(ident, str) else f"event {index}"
-    row: dict[str, Any] = {}
-    for field in HOT_FIELDS:
-        row[field.column] = hot_value(field, lookup(event, field.path), where)
-    if not row["id"]:
-        raise StoreError(f"{where}: event.id is missing or empty", retryable=False)
-    if row["ts"] is None:
-        raise StoreError(f"{where}: @timestamp is missing", retryable=False)
+
+    def slow(n: int, value: Any) -> Any:
+        return hot_value(HOT_FIELDS[n], value, _where(event, index))
+
+    try:
+        row = _FAST(event, index, _parse, slow)
+    except _BadTimestamp as exc:
+        raise StoreError(f"{_where(event, index)}: {exc}", retryable=False) from None
+    if not row[0]:
+        raise StoreError(f"{_where(event, index)}: event.id is missing or empty", retryable=False)
+    if row[1] is None:
+        raise StoreError(f"{_where(event, index)}: @timestamp is missing", retryable=False)
     return row
+
+
+class _BadTimestamp(ValueError):
+    pass
+
+
+def _parse(text: str, n: int) -> int:
+    try:
+        return (parse_ts(text) - EPOCH) // _US
+    except ValueError:
+        raise _BadTimestamp(f"{HOT_FIELDS[n].path} = {text!r:.80} is not an ISO 8601 timestamp") from None
+
+
+def _where(event: Mapping[str, Any], index: int) -> str:
+    ident = lookup(event, "event.id")
+    return f"event {index} (id {ident!r})" if isinstance(ident, str) else f"event {index}"

@@ -44,11 +44,11 @@ class MemoryStore:
     def write(self, events: Sequence[Event]) -> WriteResult:
         copies = []
         for i, event in enumerate(events):
-            row = check_event(event, i)
+            event_id = check_event(event, i)[0]
             try:
-                copies.append((row["id"], orjson.loads(orjson.dumps(event))))
+                copies.append((event_id, orjson.loads(orjson.dumps(event))))
             except TypeError as exc:
-                raise StoreError(f"event {i} (id {row['id']!r}): not JSON-serialisable: {exc}",
+                raise StoreError(f"event {i} (id {event_id!r}): not JSON-serialisable: {exc}",
                                  retryable=False) from None
         result = WriteResult()
         with self._lock:

@@ -72,13 +72,13 @@ def _eq(kind: str, value: Any, p: Params, x: str = "x") -> str:
     if isinstance(value, int):
         if kind == "json":
             return (f"((json_type({x}) IN ('VARCHAR','BIGINT','UBIGINT') AND {x}->>'$' = {p(str(value))})"
-                    f" OR (json_type({x}) = 'DOUBLE' AND CAST({x} AS DOUBLE) = {p(float(value))}))")
+                    f" OR (json_type({x}) = 'DOUBLE' AND TRY_CAST({x} AS DOUBLE) = {p(float(value))}))")
         if kind == "str":
             return f"({x} = {p(str(value))})"
         return f"({x} = {p(value)})"
     # float
     if kind == "json":
-        return f"({_JSON_NUM.format(x=x)} AND CAST({x} AS DOUBLE) = {p(value)})"
+        return f"({_JSON_NUM.format(x=x)} AND TRY_CAST({x} AS DOUBLE) = {p(value)})"
     if kind == "int":
         return f"({x} = {p(value)})"
     return "FALSE"
@@ -109,7 +109,7 @@ def _positive(kind: str, f: FieldFilter, p: Params, x: str = "x") -> str:
             return f"({x} {op} {p(f.value)})"
         return "FALSE"
     if kind == "json":
-        return f"({_JSON_NUM.format(x=x)} AND CAST({x} AS DOUBLE) {op} {p(f.value)})"
+        return f"({_JSON_NUM.format(x=x)} AND TRY_CAST({x} AS DOUBLE) {op} {p(f.value)})"
     if kind == "int":
         return f"({x} {op} {p(f.value)})"
     return "FALSE"
@@ -175,5 +175,5 @@ def key_elements(field: str) -> tuple[str, bool]:
 
 JSON_SCALAR_TYPES = _JSON_SCALAR
 JSON_RANK = "(CASE json_type(k) WHEN 'BOOLEAN' THEN 2 WHEN 'VARCHAR' THEN 1 ELSE 0 END)"
-JSON_NUM = "(CASE WHEN json_type(k) IN ('BIGINT','UBIGINT','DOUBLE') THEN CAST(k AS DOUBLE) ELSE 0 END)"
+JSON_NUM = "(CASE WHEN json_type(k) IN ('BIGINT','UBIGINT','DOUBLE') THEN TRY_CAST(k AS DOUBLE) ELSE 0 END)"
 JSON_TEXT = "(CASE WHEN json_type(k) IN ('BIGINT','UBIGINT','DOUBLE') THEN '' ELSE k->>'$' END)"
