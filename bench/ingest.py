@@ -19,11 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors.inputs.base import MemoryCheckpoints  # noqa: E402
-from collectors.inputs.file import FileInput, FileInputConfig  # noqa: E402
-from soc.config import default_config_path, load_config  # noqa: E402
-from soc.demo import bulk_auth_lines  # noqa: E402
-from soc.pipeline.engine import Engine  # noqa: E402
+import itertools
+
+from collectors.inputs.base import MemoryCheckpoints
+from collectors.inputs.file import FileInput, FileInputConfig
+from soc.config import default_config_path, load_config
+from soc.demo import bulk_auth_lines
+from soc.pipeline.engine import Engine
 
 
 def peak_rss_mb() -> float:
@@ -31,11 +33,15 @@ def peak_rss_mb() -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--cores", type=int, default=1, help="CPU cores to pin to (0 = no pinning)")
     parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--keep", type=Path, default=None, help="data directory to keep (default: a temp dir)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="data directory to keep (default: a temp dir)"
+    )
     args = parser.parse_args()
     if args.cores:
         os.sched_setaffinity(0, set(range(args.cores)))
@@ -46,14 +52,25 @@ def main() -> int:
         started = time.perf_counter()
         with open(log, "w", encoding="utf-8") as fh:
             for chunk in range(0, args.lines, 100_000):
-                fh.write("\n".join(bulk_auth_lines(min(100_000, args.lines - chunk), start_epoch=1_795_000_000 + chunk // 50)))
+                fh.write(
+                    "\n".join(
+                        bulk_auth_lines(
+                            min(100_000, args.lines - chunk), start_epoch=1_795_000_000 + chunk // 50
+                        )
+                    )
+                )
                 fh.write("\n")
-        print(f"generated {args.lines:,} lines ({log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f}s")
+        size_mb = log.stat().st_size / 1e6
+        print(f"generated {args.lines:,} lines ({size_mb:.0f} MB) in {time.perf_counter() - started:.1f}s")
 
         os.environ["SOC__PIPELINE__BATCH_SIZE"] = str(args.batch_size)
         loaded = load_config(default_config_path())
-        source = FileInput(FileInputConfig(name="bench", paths=(str(log),), follow=False, format="linux_auth"))
-        engine = Engine(loaded, root / "data", inputs=[source], serve_api=False, checkpoints=MemoryCheckpoints())
+        source = FileInput(
+            FileInputConfig(name="bench", paths=(str(log),), follow=False, format="linux_auth")
+        )
+        engine = Engine(
+            loaded, root / "data", inputs=[source], serve_api=False, checkpoints=MemoryCheckpoints()
+        )
         samples: list[tuple[float, int]] = []
         done = threading.Event()
 
@@ -74,7 +91,7 @@ def main() -> int:
         engine.stop()
         size = sum(f.stat().st_size for f in (root / "data").rglob("*") if f.is_file())
 
-    rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(samples, samples[1:], strict=False) if b[0] > a[0]]
+    rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(samples) if b[0] > a[0]]
     steady = sorted(rates)[len(rates) // 2] if rates else c.stored / elapsed
     print(f"pinned to {args.cores or os.cpu_count()} core(s), batch size {args.batch_size}")
     print(f"events stored:        {c.stored:,} (duplicates {c.duplicates}, dead letters {c.dead_letters})")

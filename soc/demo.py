@@ -62,15 +62,30 @@ def generate(now: datetime, *, timezone: str = "Asia/Ho_Chi_Minh", seed: int = 8
         kind = rng.random()
         port = rng.randint(40000, 65000)
         if kind < 0.35:
-            add(ts, host, "sshd", f"Accepted publickey for {user} from {ip} port {port} ssh2: "
-                f"ED25519 SHA256:{rng.getrandbits(128):032x}")
-            add(ts, host, "sshd", f"pam_unix(sshd:session): session opened for user {user}(uid=1000) by (uid=0)")
+            add(
+                ts,
+                host,
+                "sshd",
+                f"Accepted publickey for {user} from {ip} port {port} ssh2: "
+                f"ED25519 SHA256:{rng.getrandbits(128):032x}",
+            )
+            add(
+                ts,
+                host,
+                "sshd",
+                f"pam_unix(sshd:session): session opened for user {user}(uid=1000) by (uid=0)",
+            )
         elif kind < 0.55:
             cmd = rng.choice(SUDO_COMMANDS)
             add(ts, host, "sudo", f"{user} : TTY=pts/0 ; PWD=/home/{user} ; USER=root ; COMMAND={cmd}")
         elif kind < 0.85:
             add(ts, host, "CRON", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)")
-            add(ts + timedelta(seconds=1), host, "CRON", "pam_unix(cron:session): session closed for user root")
+            add(
+                ts + timedelta(seconds=1),
+                host,
+                "CRON",
+                "pam_unix(cron:session): session closed for user root",
+            )
         elif kind < 0.97:
             add(ts, host, "sshd", f"Received disconnect from {ip} port {port}:11: disconnected by user")
             add(ts, host, "sshd", f"pam_unix(sshd:session): session closed for user {user}")
@@ -84,22 +99,40 @@ def generate(now: datetime, *, timezone: str = "Asia/Ho_Chi_Minh", seed: int = 8
         ts = attack + timedelta(seconds=3 * i)
         port = rng.randint(30000, 60000)
         add(ts, TARGET_HOST, "sshd", f"Invalid user {name} from {ATTACKER_IP} port {port}")
-        add(ts + timedelta(seconds=1), TARGET_HOST, "sshd",
-            f"Failed password for invalid user {name} from {ATTACKER_IP} port {port} ssh2")
+        add(
+            ts + timedelta(seconds=1),
+            TARGET_HOST,
+            "sshd",
+            f"Failed password for invalid user {name} from {ATTACKER_IP} port {port} ssh2",
+        )
         failures += 1
     for i in range(30):
         ts = attack + timedelta(seconds=20 + 5 * i)
-        add(ts, TARGET_HOST, "sshd",
-            f"Failed password for root from {ATTACKER_IP} port {rng.randint(30000, 60000)} ssh2")
+        add(
+            ts,
+            TARGET_HOST,
+            "sshd",
+            f"Failed password for root from {ATTACKER_IP} port {rng.randint(30000, 60000)} ssh2",
+        )
         failures += 1
     success = attack + timedelta(minutes=3, seconds=10)
-    add(success, TARGET_HOST, "sshd",
-        f"Accepted password for root from {ATTACKER_IP} port {rng.randint(30000, 60000)} ssh2")
-    add(success, TARGET_HOST, "sshd", "pam_unix(sshd:session): session opened for user root(uid=0) by (uid=0)")
-    add(success + timedelta(minutes=1), TARGET_HOST, "useradd",
-        "new user: name=sysupdate, UID=1001, GID=1001, home=/home/sysupdate, shell=/bin/bash, from=/dev/pts/1")
-    add(success + timedelta(minutes=1, seconds=20), TARGET_HOST, "usermod",
-        "add 'sysupdate' to group 'sudo'")
+    add(
+        success,
+        TARGET_HOST,
+        "sshd",
+        f"Accepted password for root from {ATTACKER_IP} port {rng.randint(30000, 60000)} ssh2",
+    )
+    add(
+        success, TARGET_HOST, "sshd", "pam_unix(sshd:session): session opened for user root(uid=0) by (uid=0)"
+    )
+    add(
+        success + timedelta(minutes=1),
+        TARGET_HOST,
+        "useradd",
+        "new user: name=sysupdate, UID=1001, GID=1001, home=/home/sysupdate, shell=/bin/bash, "
+        "from=/dev/pts/1",
+    )
+    add(success + timedelta(minutes=1, seconds=20), TARGET_HOST, "usermod", "add 'sysupdate' to group 'sudo'")
 
     entries.sort(key=lambda entry: entry[0])
     return DemoScenario([line for _, line in entries], ATTACKER_IP, TARGET_HOST, failures)
@@ -121,11 +154,15 @@ def bulk_auth_lines(n: int, *, start_epoch: int = 1_795_000_000) -> list[str]:
         stamp = f"{_time.strftime('%b', ts)} {ts.tm_mday:2d} {_time.strftime('%H:%M:%S', ts)}"
         pid, port = 1000 + i % 9000, 20000 + i % 40000
         if i % 3 == 0:
-            msg = f"sshd[{pid}]: Accepted publickey for user{i % 41} from 10.10.{i % 250}.{i % 199 + 1} port {port} ssh2"
+            ip = f"10.10.{i % 250}.{i % 199 + 1}"
+            msg = f"sshd[{pid}]: Accepted publickey for user{i % 41} from {ip} port {port} ssh2"
         elif i % 3 == 1:
-            msg = f"sshd[{pid}]: Failed password for user{i % 23} from 10.20.{i % 250}.{i % 181 + 1} port {port} ssh2"
+            ip = f"10.20.{i % 250}.{i % 181 + 1}"
+            msg = f"sshd[{pid}]: Failed password for user{i % 23} from {ip} port {port} ssh2"
         else:
             user = f"user{i % 13}"
-            msg = f"sudo: {user} : TTY=pts/{i % 5} ; PWD=/home/{user} ; USER=root ; COMMAND=/usr/bin/id -u {i}"
+            msg = (
+                f"sudo: {user} : TTY=pts/{i % 5} ; PWD=/home/{user} ; USER=root ; COMMAND=/usr/bin/id -u {i}"
+            )
         lines.append(f"{stamp} srv{i % 17:02d} {msg}")
     return lines

@@ -48,9 +48,16 @@ def env_for(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_soc(args: list[str], data_dir: Path, *, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+def run_soc(
+    args: list[str], data_dir: Path, *, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [*soc_command(), *args], env=env_for(data_dir), capture_output=True, text=True, timeout=timeout, cwd=REPO
+        [*soc_command(), *args],
+        env=env_for(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"soc {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
@@ -65,7 +72,10 @@ class EngineProcess:
         self.log = open(data_dir.parent / f"engine-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*soc_command(), "run", "--config", str(config), *extra],
-            env=env_for(data_dir), stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
+            env=env_for(data_dir),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
         self.api_url = self._wait_api()
         self.token = (data_dir / "api.token").read_text().strip()
@@ -95,7 +105,9 @@ class EngineProcess:
         req = urllib.request.Request(self.api_url + path, headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(req, timeout=30) as resp:
             body = resp.read()
-            return json.loads(body) if resp.headers.get_content_type() == "application/json" else body.decode()
+            return (
+                json.loads(body) if resp.headers.get_content_type() == "application/json" else body.decode()
+            )
 
     def health(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.api_url + "/healthz", timeout=10) as resp:

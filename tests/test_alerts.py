@@ -12,17 +12,23 @@ from soc.alerts import AlertFilter, AlertRepository
 from soc.event import format_ts
 from soc.state import StateStore
 
-RULE = RuleInfo(id="r-ssh", title="SSH invalid user", type="sigma", severity="medium",
-                author="SOC engine project", tags=("attack.t1110",))
+RULE = RuleInfo(
+    id="r-ssh",
+    title="SSH invalid user",
+    type="sigma",
+    severity="medium",
+    author="SOC engine project",
+    tags=("attack.t1110",),
+)
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
-def event(n: int, ip: str = "203.0.113.45", host: str = "portal01") -> dict:
+def event(n: int, ip: str = "203.0.113.45", host: str = "portal01", user: str = "admin") -> dict:
     return {
         "@timestamp": format_ts(T0 + timedelta(seconds=n)),
         "event": {"id": f"ev-{ip}-{n}"},
         "host": {"name": host},
-        "user": {"name": "admin"},
+        "user": {"name": user},
         "source": {"ip": ip},
         "organization": {"id": "ubnd-tinh", "name": "Văn phòng UBND tỉnh"},
         "message": f"Invalid user admin from {ip} port {40000 + n}",
@@ -52,8 +58,32 @@ def test_same_entities_in_window_update_one_alert(repo: AlertRepository) -> None
     assert alert.first_seen == format_ts(T0) and alert.last_seen == format_ts(T0 + timedelta(seconds=4))
     assert alert.evidence == [f"ev-203.0.113.45-{n}" for n in range(5)]
     assert (alert.host, alert.user, alert.source_ip, alert.agency_id) == (
-        "portal01", "admin", "203.0.113.45", "ubnd-tinh")
+        "portal01",
+        "admin",
+        "203.0.113.45",
+        "ubnd-tinh",
+    )
     assert alert.rule_author == "SOC engine project" and alert.tags == ["attack.t1110"]
+
+
+def test_one_source_trying_many_user_names_is_one_alert(repo: AlertRepository) -> None:
+    for n, user in enumerate(["admin", "oracle", "test", "ubuntu"]):
+        repo.record(match(n, user=user))
+    alerts = repo.list()[0]
+    assert len(alerts) == 1 and alerts[0].count == 4
+
+
+def test_without_source_address_the_user_is_the_entity(repo: AlertRepository) -> None:
+    for user in ("alice", "bob"):
+        ev = {
+            "@timestamp": format_ts(T0),
+            "event": {"id": f"sudo-{user}"},
+            "host": {"name": "web01"},
+            "user": {"name": user},
+            "message": "sudo",
+        }
+        repo.record(Match(rule=RULE, events=[ev], timestamp=T0))
+    assert sorted(a.user for a in repo.list()[0]) == ["alice", "bob"]  # type: ignore[type-var]
 
 
 def test_redelivered_match_is_not_counted_twice(repo: AlertRepository) -> None:

@@ -22,10 +22,13 @@ def test_demo_json_prints_brute_force_alert_with_entities(data_dir: Path) -> Non
         assert alert["rule_title"] and alert["severity"] in ("low", "medium", "high", "critical")
     brute = [a for a in alerts if "brute" in a["rule_title"].lower()]
     assert brute, [a["rule_title"] for a in alerts]
-    assert any(a["source_ip"] == result["attacker_ip"] and a["host"] == result["target_host"] and a["user"]
-               for a in brute)
+    assert any(
+        a["source_ip"] == result["attacker_ip"] and a["host"] == result["target_host"] and a["user"]
+        for a in brute
+    )
     assert any(a["severity"] == "critical" and a["source_ip"] == result["attacker_ip"] for a in alerts), (
-        "a successful login after the brute force must be critical")
+        "a successful login after the brute force must be critical"
+    )
 
 
 def test_ingest_twice_stores_each_line_once_then_search_and_alerts(tmp_path: Path, data_dir: Path) -> None:
@@ -39,18 +42,24 @@ def test_ingest_twice_stores_each_line_once_then_search_and_alerts(tmp_path: Pat
     assert second["stored"] == 0 and second["duplicates"] == 3000
     count = run_soc(["search", "--count", "--config", str(config)], data_dir)
     assert count.stdout.strip() == "3000"
-    failures = json.loads(run_soc(["search", "event.outcome:failure", "--count", "--json", "--config", str(config)],
-                                  data_dir).stdout)
+    failures = json.loads(
+        run_soc(
+            ["search", "event.outcome:failure", "--count", "--json", "--config", str(config)], data_dir
+        ).stdout
+    )
     assert failures == {"count": sum(1 for i in range(3000) if i % 3 == 1)}
-    page = json.loads(run_soc(["search", "process.name:sudo", "--size", "5", "--json", "--config", str(config)],
-                              data_dir).stdout)
+    page = json.loads(
+        run_soc(
+            ["search", "process.name:sudo", "--size", "5", "--json", "--config", str(config)], data_dir
+        ).stdout
+    )
     assert len(page["events"]) == 5 and all(e["process"]["name"] == "sudo" for e in page["events"])
     assert all(e["log"]["file"]["path"] == str(log) for e in page["events"])
 
 
 def test_parse_prints_ndjson_with_offsets(tmp_path: Path, data_dir: Path) -> None:
     log = tmp_path / "auth.log"
-    lines = auth_lines(10) + ["this is not syslog at all"]
+    lines = [*auth_lines(10), "this is not syslog at all"]
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = run_soc(["parse", str(log)], data_dir, check=False)
     assert out.returncode == 1  # one line could not be parsed
@@ -88,8 +97,20 @@ def test_config_check(tmp_path: Path, data_dir: Path) -> None:
     assert {"store.backend", "api.port"} <= keys
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["ingest"], ["parse"], ["search"], ["alerts", "list"],
-                                     ["alerts", "show"], ["config", "check"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["run"],
+        ["demo"],
+        ["ingest"],
+        ["parse"],
+        ["search"],
+        ["alerts", "list"],
+        ["alerts", "show"],
+        ["config", "check"],
+    ],
+)
 def test_every_command_has_help(command: list[str], data_dir: Path) -> None:
     out = run_soc([*command, "--help"], data_dir)
     assert "usage: soc" in out.stdout

@@ -58,17 +58,34 @@ def test_syslog_udp_and_tcp_to_alert_through_api(engine: EngineProcess, data_dir
     ]
     send_udp(ports["udp"], udp_lines)
     # the successful login over TCP, octet-counted (RFC 6587), RFC 5424
-    send_tcp_octet(ports["tcp"], [
-        f"<38>1 {time.strftime('%Y-%m-%dT%H:%M:%S%z', time.localtime())[:-2]}:00 portal01 sshd 4250 - - "
-        f"Accepted password for root from {ATTACKER} port 50999 ssh2"
-    ])
+    send_tcp_octet(
+        ports["tcp"],
+        [
+            f"<38>1 {time.strftime('%Y-%m-%dT%H:%M:%S%z', time.localtime())[:-2]}:00 portal01 sshd 4250 - - "
+            f"Accepted password for root from {ATTACKER} port 50999 ssh2"
+        ],
+    )
     # real senders from Debian: util-linux logger, newline and octet-counted framing over TCP
     assert shutil.which("logger"), "util-linux logger is needed (Debian bsdutils)"
     for n, framing in enumerate((["--octet-count"], [])):
         subprocess.run(
-            ["logger", "--tcp", *framing, "-n", "127.0.0.1", "-P", str(ports["tcp"]), "--rfc3164",
-             "-t", "sshd", "-p", "auth.info", f"Invalid user logger{n} from {ATTACKER} port 5050{n}"],
-            check=True, timeout=10,
+            [
+                "logger",
+                "--tcp",
+                *framing,
+                "-n",
+                "127.0.0.1",
+                "-P",
+                str(ports["tcp"]),
+                "--rfc3164",
+                "-t",
+                "sshd",
+                "-p",
+                "auth.info",
+                f"Invalid user logger{n} from {ATTACKER} port 5050{n}",
+            ],
+            check=True,
+            timeout=10,
         )
     wait_for(lambda: engine.count() >= 16, 30, "16 events stored")
     assert engine.count("user.name:logger0") == 1 and engine.count("user.name:logger1") == 1
@@ -77,7 +94,8 @@ def test_syslog_udp_and_tcp_to_alert_through_api(engine: EngineProcess, data_dir
 
     alerts = wait_for(
         lambda: [a for a in engine.get("/api/v1/alerts")["alerts"] if a["source_ip"] == ATTACKER],
-        30, "alerts about the attacker",
+        30,
+        "alerts about the attacker",
     )
     titles = {a["rule_title"] for a in alerts}
     assert any("brute" in t.lower() for t in titles), titles
@@ -97,18 +115,29 @@ def test_syslog_udp_and_tcp_to_alert_through_api(engine: EngineProcess, data_dir
 
 
 def test_metrics_and_health(engine: EngineProcess) -> None:
-    send_udp(engine.inputs()["udp"], ["<38>Nov 27 10:00:00 web01 sshd[1]: Invalid user x from 10.0.0.9 port 1"])
+    send_udp(
+        engine.inputs()["udp"], ["<38>Nov 27 10:00:00 web01 sshd[1]: Invalid user x from 10.0.0.9 port 1"]
+    )
     wait_for(lambda: engine.count() >= 1, 30, "one event")
     metrics = engine.get("/metrics")
-    for name in ("soc_events_received_total", "soc_events_stored_total", "soc_spool_backlog_records",
-                 "soc_queue_depth", "soc_alerts_total"):
+    for name in (
+        "soc_events_received_total",
+        "soc_events_stored_total",
+        "soc_spool_backlog_records",
+        "soc_queue_depth",
+        "soc_alerts_total",
+    ):
         assert name in metrics, name
     health = engine.health()
     assert health["status"] == "ok"
 
 
 def test_second_engine_on_same_data_dir_is_refused(engine: EngineProcess, data_dir: Path) -> None:
-    proc = run_soc(["run", "--config", str(engine.config), "--api-port", "0"], data_dir,  # type: ignore[attr-defined]
-                   check=False, timeout=60)
+    proc = run_soc(
+        ["run", "--config", str(engine.config), "--api-port", "0"],
+        data_dir,  # type: ignore[attr-defined]
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 3
     assert "another engine" in proc.stderr

@@ -82,12 +82,16 @@ class AlertFilter:
 
 
 def entity_group(event: Event) -> dict[str, Any]:
-    """The entities a single-event alert is about (its deduplication group)."""
-    group = {
-        "host.name": get_field(event, "host.name") or get_field(event, "host.hostname"),
-        "user.name": get_field(event, "user.name"),
-        "source.ip": get_field(event, "source.ip"),
-    }
+    """The entities a single-event alert is about (its deduplication group): the host
+    and the source address when there is one (an attacker trying many user names is
+    one alert), else the host and the user."""
+    host = get_field(event, "host.name") or get_field(event, "host.hostname")
+    source_ip = get_field(event, "source.ip")
+    group = (
+        {"host.name": host, "source.ip": source_ip}
+        if source_ip
+        else {"host.name": host, "user.name": get_field(event, "user.name")}
+    )
     return {k: v for k, v in group.items() if v is not None}
 
 
@@ -143,16 +147,31 @@ class AlertRepository:
                 "agency_id, agency_name, tags, refs, excerpts, details, first_seen, last_seen, count, "
                 "created, updated) VALUES (?,?,?,?,?,?,?,?,?,'new',?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)",
                 (
-                    alert_id, rule.id, rule.title, rule.type, rule.author, rule.version,
-                    rule.description, rule.severity, severity_rank(rule.severity), group_key,
-                    group.get("host.name") or get_field(last, "host.name") or get_field(last, "host.hostname"),
+                    alert_id,
+                    rule.id,
+                    rule.title,
+                    rule.type,
+                    rule.author,
+                    rule.version,
+                    rule.description,
+                    rule.severity,
+                    severity_rank(rule.severity),
+                    group_key,
+                    group.get("host.name")
+                    or get_field(last, "host.name")
+                    or get_field(last, "host.hostname"),
                     group.get("user.name") or get_field(last, "user.name"),
                     group.get("source.ip") or get_field(last, "source.ip"),
-                    get_field(last, "organization.id"), get_field(last, "organization.name"),
-                    orjson.dumps(list(rule.tags)).decode(), orjson.dumps(list(rule.references)).decode(),
+                    get_field(last, "organization.id"),
+                    get_field(last, "organization.name"),
+                    orjson.dumps(list(rule.tags)).decode(),
+                    orjson.dumps(list(rule.references)).decode(),
                     orjson.dumps([_excerpt(e) for e in events[-MAX_EXCERPTS:]]).decode(),
                     orjson.dumps(match.details, default=str).decode(),
-                    format_ts(_first_time(match)), seen, now, now,
+                    format_ts(_first_time(match)),
+                    seen,
+                    now,
+                    now,
                 ),
             )
             self._add_evidence(conn, alert_id, event_ids)
@@ -244,14 +263,31 @@ def _first_time(match: Match) -> datetime:
 
 def _row_to_alert(row: Any, evidence: list[str] | None) -> Alert:
     return Alert(
-        id=row["id"], rule_id=row["rule_id"], rule_title=row["rule_title"], rule_type=row["rule_type"],
-        severity=row["severity"], status=row["status"], group_key=row["group_key"],
-        first_seen=row["first_seen"], last_seen=row["last_seen"], count=row["count"],
-        created=row["created"], updated=row["updated"], rule_author=row["rule_author"],
-        rule_version=row["rule_version"], rule_description=row["rule_description"],
-        host=row["host"], user=row["user"], source_ip=row["source_ip"], agency_id=row["agency_id"],
-        agency_name=row["agency_name"], tags=orjson.loads(row["tags"]), references=orjson.loads(row["refs"]),
-        evidence=evidence or [], excerpts=orjson.loads(row["excerpts"]), details=orjson.loads(row["details"]),
+        id=row["id"],
+        rule_id=row["rule_id"],
+        rule_title=row["rule_title"],
+        rule_type=row["rule_type"],
+        severity=row["severity"],
+        status=row["status"],
+        group_key=row["group_key"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        count=row["count"],
+        created=row["created"],
+        updated=row["updated"],
+        rule_author=row["rule_author"],
+        rule_version=row["rule_version"],
+        rule_description=row["rule_description"],
+        host=row["host"],
+        user=row["user"],
+        source_ip=row["source_ip"],
+        agency_id=row["agency_id"],
+        agency_name=row["agency_name"],
+        tags=orjson.loads(row["tags"]),
+        references=orjson.loads(row["refs"]),
+        evidence=evidence or [],
+        excerpts=orjson.loads(row["excerpts"]),
+        details=orjson.loads(row["details"]),
     )
 
 

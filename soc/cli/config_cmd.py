@@ -14,7 +14,8 @@ def register(commands: Any) -> None:
     config = commands.add_parser("config", help="configuration commands")
     sub = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
     check = sub.add_parser(
-        "check", help="validate a config file (and the environment overrides)",
+        "check",
+        help="validate a config file (and the environment overrides)",
         description="Validate a config file; exit 0 when valid, 2 with each bad key and reason otherwise.",
     )
     add_common(check)
@@ -27,8 +28,13 @@ def check_config(args: argparse.Namespace) -> int:
         loaded = load_config(path)
     except ConfigError as exc:
         if args.json:
-            print_json({"valid": False, "file": exc.source,
-                        "problems": [{"key": k, "reason": r} for k, r in exc.problems]})
+            print_json(
+                {
+                    "valid": False,
+                    "file": exc.source,
+                    "problems": [{"key": k, "reason": r} for k, r in exc.problems],
+                }
+            )
         else:
             print(str(exc), file=sys.stderr)
         return EXIT_USAGE

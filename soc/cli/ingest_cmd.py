@@ -24,24 +24,32 @@ CHUNK_BYTES = 4 * 1024 * 1024
 
 def register(commands: Any) -> None:
     ingest = commands.add_parser(
-        "ingest", help="ingest log files through the full pipeline into the store",
+        "ingest",
+        help="ingest log files through the full pipeline into the store",
         description="Ingest log files: through the running engine's API when one owns the data directory, "
         "else with an engine started for the job. Re-ingesting a file stores nothing twice.",
     )
     add_common(ingest)
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    ingest.add_argument("--format", default=None, help=f"parser to use (default: detect per line): {', '.join(PARSERS)}")
-    ingest.add_argument("--timezone", default=None, help="zone of timestamps that carry none (default: config)")
+    ingest.add_argument(
+        "--format", default=None, help=f"parser to use (default: detect per line): {', '.join(PARSERS)}"
+    )
+    ingest.add_argument(
+        "--timezone", default=None, help="zone of timestamps that carry none (default: config)"
+    )
     ingest.set_defaults(handler=ingest_files)
 
     parse = commands.add_parser(
-        "parse", help="print the ECS events of a log file as NDJSON (nothing is stored)",
+        "parse",
+        help="print the ECS events of a log file as NDJSON (nothing is stored)",
         description="Parse a file and print one ECS event per line as NDJSON; lines that cannot be parsed "
         "are reported on stderr with their offset and reason (exit 1 if any).",
     )
     parse.add_argument("file", type=Path, metavar="FILE")
     parse.add_argument("--format", default="auto", help=f"auto (default) or one of: {', '.join(PARSERS)}")
-    parse.add_argument("--timezone", default=None, help="zone of timestamps that carry none (default: config)")
+    parse.add_argument(
+        "--timezone", default=None, help="zone of timestamps that carry none (default: config)"
+    )
     parse.add_argument("--config", type=Path, default=None, help="configuration file")
     parse.set_defaults(handler=parse_file)
 
@@ -95,15 +103,20 @@ def _ingest_remote(client: EngineClient, files: list[Path], args: argparse.Names
                     body, pending = chunk[:cut], chunk[cut:]
                 if body:
                     try:
-                        reply = client.ingest_raw(f"file:{path}", offset, body, format=args.format,
-                                                  timezone=args.timezone)
+                        reply = client.ingest_raw(
+                            f"file:{path}", offset, body, format=args.format, timezone=args.timezone
+                        )
                     except EngineClientError as exc:
-                        raise CommandError(f"{path}: the engine refused offset {offset}: {exc}",
-                                           EXIT_UNAVAILABLE) from exc
+                        raise CommandError(
+                            f"{path}: the engine refused offset {offset}: {exc}", EXIT_UNAVAILABLE
+                        ) from exc
                     accepted += int(reply.get("accepted", 0))
                     offset += len(body)
-                    print(f"\r{path.name}: {offset * 100 // max(total, 1)}% ({offset}/{total} bytes)",
-                          end="", file=sys.stderr)
+                    print(
+                        f"\r{path.name}: {offset * 100 // max(total, 1)}% ({offset}/{total} bytes)",
+                        end="",
+                        file=sys.stderr,
+                    )
                 if not data:
                     break
         print(file=sys.stderr)
@@ -113,8 +126,11 @@ def _ingest_remote(client: EngineClient, files: list[Path], args: argparse.Names
 def _ingest_local(loaded: Any, dirs: DataDir, files: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     source = FileInput(
         FileInputConfig(
-            name="ingest", paths=tuple(str(f) for f in files), follow=False,
-            format=args.format, timezone=args.timezone,
+            name="ingest",
+            paths=tuple(str(f) for f in files),
+            follow=False,
+            format=args.format,
+            timezone=args.timezone,
         )
     )
     engine = Engine(loaded, dirs.root, inputs=[source], serve_api=False, checkpoints=MemoryCheckpoints())
@@ -151,8 +167,10 @@ def _ingest_local(loaded: Any, dirs: DataDir, files: list[Path], args: argparse.
 def _progress(engine: Engine, done: threading.Event) -> None:
     while not done.wait(2.0):
         c = engine.counters
-        print(f"ingest: {c.events} events processed, {c.stored} stored, {c.dead_letters} dead letters",
-              file=sys.stderr)
+        print(
+            f"ingest: {c.events} events processed, {c.stored} stored, {c.dead_letters} dead letters",
+            file=sys.stderr,
+        )
 
 
 def parse_file(args: argparse.Namespace) -> int:
@@ -160,7 +178,9 @@ def parse_file(args: argparse.Namespace) -> int:
     _check_format(args.format)
     loaded = common.config(args)
     forced = None if args.format == "auto" else args.format
-    processor = Processor(ParserSet(timezone=loaded.settings.timezone), keep_original=loaded.settings.event.keep_original)
+    processor = Processor(
+        ParserSet(timezone=loaded.settings.timezone), keep_original=loaded.settings.event.keep_original
+    )
     chosen: Counter[str] = Counter()
     failed = 0
     batch = []
@@ -171,8 +191,10 @@ def parse_file(args: argparse.Namespace) -> int:
             batch = []
     failed += _emit(processor, batch, chosen)
     formats = ", ".join(f"{name} ({n} events)" for name, n in chosen.most_common()) or "none"
-    print(f"{path}: format {'auto -> ' if not forced else ''}{formats}; {failed} lines not parsed",
-          file=sys.stderr)
+    print(
+        f"{path}: format {'auto -> ' if not forced else ''}{formats}; {failed} lines not parsed",
+        file=sys.stderr,
+    )
     return EXIT_FAILURE if failed else EXIT_OK
 
 
@@ -184,8 +206,11 @@ def _emit(processor: Processor, batch: list[Any], chosen: Counter[str]) -> int:
     for event in result.events:
         common.print_ndjson(event)
     for letter in result.dead_letters:
-        print(f"{letter.record.source[5:]}:offset {letter.record.position}: {letter.parser}: {letter.reason}"
-              + (f" (field {letter.field})" if letter.field else ""), file=sys.stderr)
+        print(
+            f"{letter.record.source[5:]}:offset {letter.record.position}: {letter.parser}: {letter.reason}"
+            + (f" (field {letter.field})" if letter.field else ""),
+            file=sys.stderr,
+        )
     chosen.update(result.parsed_by)
     sys.stdout.flush()
     return len(result.dead_letters)

@@ -45,4 +45,4 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-__all__ = ["main", "build_parser", "EXIT_USAGE"]
+__all__ = ["EXIT_USAGE", "build_parser", "main"]

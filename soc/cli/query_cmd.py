@@ -19,8 +19,9 @@ STATUSES = ("new", "acknowledged", "in_progress", "escalated", "closed")
 
 def register(commands: Any) -> None:
     search = commands.add_parser(
-        "search", help="search stored events",
-        description="Search stored events. QUERY terms are AND-ed: field:value, field:\"a b\", field:val*, "
+        "search",
+        help="search stored events",
+        description='Search stored events. QUERY terms are AND-ed: field:value, field:"a b", field:val*, '
         "-field:value, field:>N, field:(a OR b), _exists_:field, and bare words (a phrase in message). "
         "An empty query ('') matches every event.",
     )
@@ -40,8 +41,11 @@ def register(commands: Any) -> None:
     list_.add_argument("--min-severity", choices=SEVERITIES, default=None)
     list_.add_argument("--limit", type=int, default=50)
     list_.set_defaults(handler=list_alerts)
-    show = sub.add_parser("show", help="one alert with its evidence events",
-                          description="Show one alert and its evidence events (exit 4 if unknown).")
+    show = sub.add_parser(
+        "show",
+        help="one alert with its evidence events",
+        description="Show one alert and its evidence events (exit 4 if unknown).",
+    )
     add_common(show)
     show.add_argument("alert_id", metavar="ID")
     show.set_defaults(handler=show_alert)
@@ -81,7 +85,9 @@ def search_events(args: argparse.Namespace) -> int:
     zone = common.config(args).settings.timezone
     for event in page["events"]:
         host = get_field(event, "host.name") or get_field(event, "observer.ip") or "-"
-        print(f"{local_time(get_field(event, '@timestamp'), zone)}  {host}  {get_field(event, 'message') or ''}")
+        print(
+            f"{local_time(get_field(event, '@timestamp'), zone)}  {host}  {get_field(event, 'message') or ''}"
+        )
     print(f"-- {len(page['events'])} of {page.get('total')} events")
     return EXIT_OK
 
@@ -97,11 +103,24 @@ def list_alerts(args: argparse.Namespace) -> int:
         return EXIT_OK
     zone = common.config(args).settings.timezone
     rows = [
-        [a["id"][:12], local_time(a["last_seen"], zone), a["severity"], a["status"], a["rule_title"][:56],
-         a.get("host") or "-", a.get("user") or "-", a.get("source_ip") or "-", str(a["count"])]
+        [
+            a["id"][:12],
+            local_time(a["last_seen"], zone),
+            a["severity"],
+            a["status"],
+            a["rule_title"][:56],
+            a.get("host") or "-",
+            a.get("user") or "-",
+            a.get("source_ip") or "-",
+            str(a["count"]),
+        ]
         for a in alerts
     ]
-    print(common.table(rows, ["id", "last seen", "severity", "status", "rule", "host", "user", "source ip", "n"]))
+    print(
+        common.table(
+            rows, ["id", "last seen", "severity", "status", "rule", "host", "user", "source ip", "n"]
+        )
+    )
     return EXIT_OK
 
 
@@ -110,8 +129,11 @@ def show_alert(args: argparse.Namespace) -> int:
     try:
         alert = access.alert(args.alert_id)
         if alert is None and len(args.alert_id) < 32:
-            matches = [a for a in access.alerts(status=None, min_severity=None, limit=1000)
-                       if a["id"].startswith(args.alert_id)]
+            matches = [
+                a
+                for a in access.alerts(status=None, min_severity=None, limit=1000)
+                if a["id"].startswith(args.alert_id)
+            ]
             alert = access.alert(matches[0]["id"]) if len(matches) == 1 else None
     finally:
         access.close()
@@ -124,10 +146,14 @@ def show_alert(args: argparse.Namespace) -> int:
     print(f"{alert['rule_title']}  [{alert['severity']}, {alert['status']}]")
     print(f"  id:          {alert['id']}")
     print(f"  rule:        {alert['rule_id']} ({alert['rule_type']}) by {alert.get('rule_author') or '-'}")
-    print(f"  entities:    host={alert.get('host') or '-'} user={alert.get('user') or '-'} "
-          f"source.ip={alert.get('source_ip') or '-'} agency={alert.get('agency_name') or '-'}")
-    print(f"  seen:        {local_time(alert['first_seen'], zone)} .. {local_time(alert['last_seen'], zone)}"
-          f" ({alert['count']} times)")
+    print(
+        f"  entities:    host={alert.get('host') or '-'} user={alert.get('user') or '-'} "
+        f"source.ip={alert.get('source_ip') or '-'} agency={alert.get('agency_name') or '-'}"
+    )
+    print(
+        f"  seen:        {local_time(alert['first_seen'], zone)} .. {local_time(alert['last_seen'], zone)}"
+        f" ({alert['count']} times)"
+    )
     print(f"  tags:        {', '.join(alert.get('tags') or []) or '-'}")
     print("  evidence:")
     for event in alert.get("events", []):

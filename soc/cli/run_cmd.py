@@ -21,7 +21,8 @@ from soc.pipeline.engine import Engine, EngineBusyError
 
 def register(commands: Any) -> None:
     run = commands.add_parser(
-        "run", help="run the engine (collectors, detectors, API) on the embedded store",
+        "run",
+        help="run the engine (collectors, detectors, API) on the embedded store",
         description="Run the engine until SIGINT/SIGTERM: inputs from the config, Sigma detection, "
         "alerts, forwarding and the API. Exit 3 if another engine owns the data directory.",
     )
@@ -33,7 +34,8 @@ def register(commands: Any) -> None:
     run.set_defaults(handler=run_engine)
 
     demo = commands.add_parser(
-        "demo", help="run a generated attack scenario through the full pipeline and print the alerts",
+        "demo",
+        help="run a generated attack scenario through the full pipeline and print the alerts",
         description="Generate an hour of Linux auth logs with an SSH brute force followed by a successful "
         "login, ingest it through the full pipeline (parse, enrich, detect, store) and print the alerts. "
         "Uses a temporary data directory unless --data-dir is given.",
@@ -92,7 +94,9 @@ def run_demo(args: argparse.Namespace) -> int:
         root = common.data_dir(args) if args.data_dir else Path(tmp)
         log_path = root / "demo" / "auth.log"
         scenario = write_demo_log(log_path, utcnow(), timezone=loaded.settings.timezone)
-        source = FileInput(FileInputConfig(name="demo", paths=(str(log_path),), follow=False, format="linux_auth"))
+        source = FileInput(
+            FileInputConfig(name="demo", paths=(str(log_path),), follow=False, format="linux_auth")
+        )
         engine = Engine(loaded, root, inputs=[source], serve_api=False, checkpoints=MemoryCheckpoints())
         _start(engine)
         try:
@@ -120,8 +124,15 @@ def run_demo(args: argparse.Namespace) -> int:
         f"(times in {zone}) / Mô phỏng: {len(alerts)} cảnh báo\n"
     )
     rows = [
-        [local_time(a.last_seen, zone), a.severity, a.rule_title[:60], a.host or "-", a.user or "-",
-         a.source_ip or "-", str(a.count)]
+        [
+            local_time(a.last_seen, zone),
+            a.severity,
+            a.rule_title[:60],
+            a.host or "-",
+            a.user or "-",
+            a.source_ip or "-",
+            str(a.count),
+        ]
         for a in alerts
     ]
     print(common.table(rows, ["last seen", "severity", "rule", "host", "user", "source ip", "count"]))

@@ -54,8 +54,14 @@ class DeadLetterStore:
                 "field, raw, meta) VALUES (?,?,?,?,?,?,?,?,?)",
                 [
                     (
-                        format_ts(d.record.received), d.record.source, d.record.position, d.stage,
-                        d.parser, d.reason, d.field, d.record.raw,
+                        format_ts(d.record.received),
+                        d.record.source,
+                        d.record.position,
+                        d.stage,
+                        d.parser,
+                        d.reason,
+                        d.field,
+                        d.record.raw,
                         orjson.dumps(d.record.meta, default=str).decode(),
                     )
                     for d in letters
@@ -65,7 +71,7 @@ class DeadLetterStore:
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._state.query("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,))
         return [
-            {**{k: row[k] for k in row.keys() if k != "raw"}, "raw": bytes(row["raw"]).decode("utf-8", "replace")}
+            {**{k: row[k] for k in row if k != "raw"}, "raw": bytes(row["raw"]).decode("utf-8", "replace")}
             for row in rows
         ]
 

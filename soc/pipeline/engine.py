@@ -196,8 +196,10 @@ class Engine:
             self.state, dedup_window=timedelta(minutes=s.alerts.dedup_window_minutes)
         )
         self.dead_letters = DeadLetterStore(self.state)
-        self.detectors = list(self._detectors_override) if self._detectors_override is not None else (
-            self._build_detectors()
+        self.detectors = (
+            list(self._detectors_override)
+            if self._detectors_override is not None
+            else (self._build_detectors())
         )
         self.processor = Processor(
             ParserSet(timezone=s.timezone),
@@ -221,7 +223,10 @@ class Engine:
         self.started = True
         log.info(
             "engine started: data dir %s, store %s, %d inputs, api %s",
-            self.dirs.root, s.store.backend, len(self.inputs), self.api_url or "off",
+            self.dirs.root,
+            s.store.backend,
+            len(self.inputs),
+            self.api_url or "off",
         )
 
     def stop(self, *, drain_timeout_s: float = 30.0) -> None:
@@ -506,16 +511,19 @@ class Engine:
         deadline = time.monotonic() + 15
         while not self._api_server.started:
             if not self._api_thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the API could not listen on {self.settings.api.host}:{self.api_port}"
-                )
+                raise RuntimeError(f"the API could not listen on {self.settings.api.host}:{self.api_port}")
             time.sleep(0.02)
         sock = self._api_server.servers[0].sockets[0]
         host, port = sock.getsockname()[:2]
         self.api_url = f"http://{host}:{port}"
         self.dirs.engine_info.write_bytes(
             orjson.dumps(
-                {"pid": os.getpid(), "api_url": self.api_url, "started": format_ts(utcnow()), "version": __version__}
+                {
+                    "pid": os.getpid(),
+                    "api_url": self.api_url,
+                    "started": format_ts(utcnow()),
+                    "version": __version__,
+                }
             )
         )
 
@@ -530,7 +538,11 @@ class Engine:
             "dead_letters": c.dead_letters,
             "store_errors": c.store_errors,
             "inputs": [
-                {"name": i.name, "ready": i.ready.is_set(), **({"port": p} if (p := getattr(i, "bound_port", None)) else {})}
+                {
+                    "name": i.name,
+                    "ready": i.ready.is_set(),
+                    **({"port": p} if (p := getattr(i, "bound_port", None)) else {}),
+                }
                 for i in self.inputs
             ],
             "detectors": {d.name: getattr(d, "stats", {}) for d in self.detectors},
@@ -545,8 +557,7 @@ class Engine:
         except BlockingIOError as exc:
             fh.close()
             raise EngineBusyError(
-                f"another engine is running on data directory {self.dirs.root} "
-                f"(see {self.dirs.engine_info})"
+                f"another engine is running on data directory {self.dirs.root} (see {self.dirs.engine_info})"
             ) from exc
         self._lock_file = fh
 

@@ -29,7 +29,9 @@ def finish_event(
         if hostname:
             set_default(event, "observer.hostname", hostname)
     if transport := meta.get("transport"):
-        set_default(event, "input.type", f"syslog-{transport}" if meta.get("input") == "syslog" else transport)
+        set_default(
+            event, "input.type", f"syslog-{transport}" if meta.get("input") == "syslog" else transport
+        )
     elif input_type := meta.get("input"):
         set_default(event, "input.type", input_type)
     host = event.get("host")
