@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from soc.alerts.model import Alert
 
 
 class Health(BaseModel, extra="allow"):
@@ -48,41 +51,16 @@ class DistinctResult(BaseModel):
     count: int
 
 
-class AlertOut(BaseModel, extra="allow"):
-    id: str
-    rule_id: str
-    rule_title: str
-    rule_type: str
-    severity: str
-    status: str
-    group_key: str
-    first_seen: str
-    last_seen: str
-    count: int
-    created: str
-    updated: str
-    rule_author: str = ""
-    rule_version: str = ""
-    rule_description: str = ""
-    host: str | None = None
-    user: str | None = None
-    source_ip: str | None = None
-    agency_id: str | None = None
-    agency_name: str | None = None
-    tags: list[str] = []
-    references: list[str] = []
-    evidence: list[str] = []
-    excerpts: list[str] = []
-    details: dict[str, Any] = {}
-
-
 class AlertsPage(BaseModel):
-    alerts: list[AlertOut]
+    alerts: list[Alert]
     cursor: str | None
 
 
-class AlertDetail(AlertOut):
-    events: list[dict[str, Any]] = Field(description="The evidence events still in the store")
+@dataclass
+class AlertDetail(Alert):
+    """An alert and its evidence events still in the store."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 class IngestResult(BaseModel):

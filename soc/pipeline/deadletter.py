@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from soc.event import RawRecord, format_ts
+from soc.event import Event, RawRecord, format_ts, get_field, parse_ts
 from soc.state import StateStore, register_schema
 
 register_schema(
@@ -17,6 +17,7 @@ register_schema(
     """
     CREATE TABLE IF NOT EXISTS dead_letters (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id TEXT NOT NULL,
         received TEXT NOT NULL,
         source TEXT NOT NULL,
         position INTEGER NOT NULL,
@@ -26,7 +27,7 @@ register_schema(
         field TEXT,
         raw BLOB NOT NULL,
         meta TEXT NOT NULL DEFAULT '{}',
-        UNIQUE (source, position, stage)
+        UNIQUE (record_id, stage)
     );
     """,
 )
@@ -41,6 +42,29 @@ class DeadLetter:
     field: str | None = None
 
 
+def event_record(event: Event) -> RawRecord:
+    """The record to keep for an event refused after parsing: its original text when
+    kept, else the event itself as JSON, with the event's source and offset."""
+    original = get_field(event, "event.original")
+    raw = original.encode() if isinstance(original, str) else orjson.dumps(event, default=str)
+    path = get_field(event, "log.file.path")
+    source = f"file:{path}" if path else f"event:{get_field(event, 'input.type') or 'unknown'}"
+    offset = get_field(event, "log.offset")
+    ingested = get_field(event, "event.ingested")
+    record = RawRecord(
+        raw=raw,
+        source=source,
+        position=offset if isinstance(offset, int) else -1,
+        meta={"event.id": get_field(event, "event.id")},
+    )
+    if isinstance(ingested, str):
+        try:
+            record.received = parse_ts(ingested)
+        except ValueError:
+            pass
+    return record
+
+
 class DeadLetterStore:
     def __init__(self, state: StateStore) -> None:
         self._state = state
@@ -50,10 +74,11 @@ class DeadLetterStore:
             return
         with self._state.transaction() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO dead_letters(received, source, position, stage, parser, reason, "
-                "field, raw, meta) VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO dead_letters(record_id, received, source, position, stage, parser, "
+                "reason, field, raw, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
+                        d.record.event_id,
                         format_ts(d.record.received),
                         d.record.source,
                         d.record.position,
@@ -71,7 +96,10 @@ class DeadLetterStore:
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._state.query("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,))
         return [
-            {**{k: row[k] for k in row if k != "raw"}, "raw": bytes(row["raw"]).decode("utf-8", "replace")}
+            {
+                **{k: row[k] for k in row.keys() if k != "raw"},  # noqa: SIM118 - sqlite3.Row iterates values
+                "raw": bytes(row["raw"]).decode("utf-8", "replace"),
+            }
             for row in rows
         ]
 

@@ -35,20 +35,30 @@ from collectors.inputs.base import CheckpointStore, Input, InputContext
 from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
 from soc.alerts import AlertChange, AlertRepository
-from soc.config import LoadedConfig
+from soc.config import LoadedConfig, StoreConfig
 from soc.event import RawRecord, format_ts, utcnow
 from soc.metrics import Metrics
-from soc.pipeline.deadletter import DeadLetterStore
+from soc.pipeline.deadletter import DeadLetter, DeadLetterStore, event_record
 from soc.pipeline.enrich import AgencyEnricher
 from soc.pipeline.inputs import build_input
 from soc.pipeline.processor import BatchResult, ParserSet, Processor
-from soc.spool import Spool
+from soc.spool import Spool, SpoolFullError
 from soc.state import StateCheckpoints, StateStore
-from soc.store import Store, open_store
+from soc.store import Store, StoreError, WriteResult, open_store
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+
+def store_options(settings: StoreConfig) -> dict[str, Any]:
+    """The backend-specific options of the configured store."""
+    if settings.backend == "duckdb":
+        return {
+            "checkpoint_interval_s": settings.checkpoint_interval_s,
+            "memory_limit": settings.memory_limit,
+        }
+    return {}
 
 
 class EngineBusyError(RuntimeError):
@@ -136,7 +146,7 @@ class Engine:
     ``inputs`` replaces the inputs from the config (one-shot ingest and tests);
     ``serve_api`` overrides ``api.enabled``; ``api_port`` overrides ``api.port``;
     ``checkpoints`` replaces the persisted input checkpoints (one-shot ingest reads
-    the whole file every time).
+    the whole file every time); ``store`` replaces the configured event store.
     """
 
     def __init__(
@@ -149,6 +159,7 @@ class Engine:
         api_port: int | None = None,
         detectors: Sequence[StreamingDetector] | None = None,
         checkpoints: CheckpointStore | None = None,
+        store: Store | None = None,
     ) -> None:
         self.config = config
         self.settings = config.settings
@@ -158,6 +169,7 @@ class Engine:
         self.api_port = self.settings.api.port if api_port is None else api_port
         self._detectors_override = detectors
         self._checkpoints_override = checkpoints
+        self._store_override = store
         self.stop_event = threading.Event()
         self.counters = EngineCounters()
         self.api_url: str | None = None
@@ -180,11 +192,8 @@ class Engine:
         s = self.settings
         self.metrics = Metrics()
         self.state = StateStore(self.dirs.state)
-        self.store: Store = open_store(
-            s.store.backend,
-            self.dirs.root,
-            checkpoint_interval_s=s.store.checkpoint_interval_s,
-            memory_limit=s.store.memory_limit,
+        self.store: Store = self._store_override or open_store(
+            s.store.backend, self.dirs.root, **store_options(s.store)
         )
         self.spool = Spool(
             self.dirs.spool,
@@ -276,10 +285,18 @@ class Engine:
     # accepting records ------------------------------------------------------
 
     def accept(self, records: list[RawRecord], input_name: str = "api") -> None:
-        """Durably accept records (append to the spool); may block (backpressure)."""
+        """Durably accept records (append to the spool). Blocks while the spool's
+        backlog is full (backpressure) until there is room or the engine stops."""
         if not records:
             return
-        self.spool.append(records)
+        while True:
+            try:
+                self.spool.append(records)
+                break
+            except SpoolFullError:
+                log.warning("spool full: input %s waits for the pipeline to catch up", input_name)
+                if self.stop_event.is_set():
+                    raise
         self.metrics.events_received.labels(input=input_name).inc(len(records))
 
     # stage loops ------------------------------------------------------------
@@ -289,13 +306,19 @@ class Engine:
         thread.start()
         self._threads.append(thread)
 
-    def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
+    def _guard(self, name: str, target: Callable[[], None], *, fatal: bool = True) -> Callable[[], None]:
+        """Run a thread's loop; a crash is logged, and a crash of a pipeline stage
+        (``fatal``) stops processing (records stay in the spool for the next start)."""
+
         def run() -> None:
             try:
                 target()
             except Exception:
-                log.exception("engine thread %s died; stopping the engine's processing", name)
-                self.stop_event.set()
+                if fatal:
+                    log.exception("engine thread %s died; stopping the engine's processing", name)
+                    self.stop_event.set()
+                else:
+                    log.exception("input %s stopped with an error; the other inputs go on", name)
 
         return run
 
@@ -358,12 +381,13 @@ class Engine:
                     self._busy -= 1
 
     def _write(self, result: BatchResult) -> None:
-        """Store a batch; retried until it succeeds (the spool holds the records)."""
+        """Store a batch; retried until it succeeds (the spool holds the records).
+        Events the store refuses as invalid go to the dead-letter store instead."""
         backoff = 0.5
         while True:
             try:
                 started = time.perf_counter()
-                written = self.store.write(result.events) if result.events else None
+                written = self._store_events(result)
                 if written is not None:
                     self.metrics.store_write_seconds.observe(time.perf_counter() - started)
                 break
@@ -389,6 +413,31 @@ class Engine:
             self.metrics.events_parsed.labels(parser=parser).inc(n)
         for letter in result.dead_letters:
             self.metrics.events_failed.labels(stage=letter.stage, reason=letter.parser).inc()
+
+    def _store_events(self, result: BatchResult) -> WriteResult | None:
+        if not result.events:
+            return None
+        try:
+            return self.store.write(result.events)
+        except StoreError as exc:
+            if exc.retryable:
+                raise
+        # the batch holds an event the store refuses: store the others one by one
+        total = WriteResult()
+        kept = []
+        for event in result.events:
+            try:
+                one = self.store.write([event])
+            except StoreError as exc:
+                if exc.retryable:
+                    raise
+                result.dead_letters.append(DeadLetter(event_record(event), "store", "store", str(exc)))
+                continue
+            kept.append(event)
+            total.stored += one.stored
+            total.duplicates += one.duplicates
+        result.events = kept
+        return total
 
     def _record_matches(self, matches: Sequence[Match]) -> None:
         floor = severity_rank(self.settings.alerts.min_severity)
@@ -476,7 +525,7 @@ class Engine:
                 counters=self.counters.inputs,
             )
             thread = threading.Thread(
-                target=self._guard(f"input-{source.name}", lambda s=source, c=ctx: s.run(c)),
+                target=self._guard(f"input-{source.name}", lambda s=source, c=ctx: s.run(c), fatal=False),
                 name=f"soc-input-{source.name}",
                 daemon=True,
             )
