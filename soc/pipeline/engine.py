@@ -36,7 +36,7 @@ from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
 from soc.alerts import AlertChange, AlertRepository
 from soc.config import LoadedConfig, StoreConfig
-from soc.event import RawRecord, format_ts, utcnow
+from soc.event import Event, RawRecord, format_ts, utcnow
 from soc.metrics import Metrics
 from soc.pipeline.deadletter import DeadLetter, DeadLetterStore, event_record
 from soc.pipeline.enrich import AgencyEnricher
@@ -418,10 +418,13 @@ class Engine:
         if not result.events:
             return None
         try:
-            return self.store.write(result.events)
+            written = self.store.write(result.events)
         except StoreError as exc:
             if exc.retryable:
                 raise
+        else:
+            self._reject(result, written.rejected)
+            return written
         # the batch holds an event the store refuses: store the others one by one
         total = WriteResult()
         kept = []
@@ -433,11 +436,22 @@ class Engine:
                     raise
                 result.dead_letters.append(DeadLetter(event_record(event), "store", "store", str(exc)))
                 continue
-            kept.append(event)
+            self._reject(result, one.rejected)
+            if not one.rejected:
+                kept.append(event)
             total.stored += one.stored
             total.duplicates += one.duplicates
         result.events = kept
         return total
+
+    def _reject(self, result: BatchResult, rejected: Sequence[tuple[Event, str]]) -> None:
+        """Events the store refused for good go to the dead-letter store with its reason."""
+        if not rejected:
+            return
+        refused = {id(event) for event, _ in rejected}
+        result.events = [e for e in result.events if id(e) not in refused]
+        for event, reason in rejected:
+            result.dead_letters.append(DeadLetter(event_record(event), "store", "store", reason))
 
     def _record_matches(self, matches: Sequence[Match]) -> None:
         floor = severity_rank(self.settings.alerts.min_severity)

@@ -75,10 +75,14 @@ class Page:
 @dataclass(slots=True)
 class WriteResult:
     """``stored``: new events written; ``duplicates``: events whose ``event.id``
-    was already stored (ignored, not overwritten)."""
+    was already stored (ignored, not overwritten); ``rejected``: events the backend
+    refused for good (e.g. a bulk item's mapping error), each with the server's
+    reason. The engine sends rejected events to the dead-letter store; a failure that
+    may succeed later must raise a retryable :class:`StoreError` instead."""
 
     stored: int = 0
     duplicates: int = 0
+    rejected: list[tuple[Event, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
