@@ -37,13 +37,16 @@ class AgencyEnricher:
         self._cache: dict[str, tuple[str, str] | None] = {}
 
     def __call__(self, event: Event) -> None:
-        if get_field(event, "organization.id") is not None:
+        org = event.get("organization")
+        if isinstance(org, dict) and org.get("id") is not None:
             return
         owner = None
-        for field in ("host.name", "host.hostname"):
-            name = get_field(event, field)
-            if isinstance(name, str) and (owner := self._by_host.get(name.lower())):
-                break
+        host = event.get("host")
+        if isinstance(host, dict) and self._by_host:
+            for key in ("name", "hostname"):
+                name = host.get(key)
+                if isinstance(name, str) and (owner := self._by_host.get(name.lower())):
+                    break
         if owner is None and self._networks:
             for field in self.ADDRESS_FIELDS:
                 value = get_field(event, field)
