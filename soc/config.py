@@ -94,6 +94,8 @@ class SigmaConfig(_Section):
     enabled: bool = True
     paths: list[str] = ["../rules"]
     """Rule files or folders; relative paths are relative to the config file."""
+    mappings: str = "sigma.yaml"
+    """Field and log-source mappings from Sigma's taxonomy to ECS (relative to the config file)."""
 
 
 class DetectionConfig(_Section):

@@ -32,7 +32,9 @@ def write_config(path: Path, **sections: Any) -> Path:
         "spool": {"fsync_interval_ms": 200},
         "store": {"backend": "duckdb", "checkpoint_interval_s": 5},
         "inputs": [],
-        "detection": {"sigma": {"paths": [str(REPO / "rules")]}},
+        "detection": {
+            "sigma": {"paths": [str(REPO / "rules")], "mappings": str(REPO / "configs" / "sigma.yaml")}
+        },
         "api": {"host": "127.0.0.1", "port": 0},
     }
     config.update(sections)

@@ -39,7 +39,9 @@ def check_config(args: argparse.Namespace) -> int:
             print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     s = loaded.settings
-    missing = [p for p in s.detection.sigma.paths if not loaded.resolve(p).exists()]
+    missing = [
+        p for p in [*s.detection.sigma.paths, s.detection.sigma.mappings] if not loaded.resolve(p).exists()
+    ]
     summary = {
         "valid": not missing,
         "file": loaded.source,
@@ -47,7 +49,9 @@ def check_config(args: argparse.Namespace) -> int:
         "store": s.store.backend,
         "inputs": [f"{i.type}:{i.name}" for i in s.inputs],
         "rule_paths": [str(loaded.resolve(p)) for p in s.detection.sigma.paths],
-        "problems": [{"key": "detection.sigma.paths", "reason": f"no such path: {p}"} for p in missing],
+        "problems": [
+            {"key": "detection.sigma", "reason": f"no such path: {loaded.resolve(p)}"} for p in missing
+        ],
     }
     if args.json:
         print_json(summary)

@@ -492,8 +492,14 @@ class Engine:
         if not sigma.enabled:
             return []
         from detectors.sigma import SigmaDetector
+        from detectors.sigma.engine import load_config as load_sigma_config
 
-        detector = SigmaDetector([self.config.resolve(p) for p in sigma.paths])
+        mappings = self.config.resolve(sigma.mappings)
+        if not mappings.is_file():
+            raise FileNotFoundError(f"detection.sigma.mappings: no such file {mappings}")
+        detector = SigmaDetector(
+            [self.config.resolve(p) for p in sigma.paths], config=load_sigma_config(mappings)
+        )
         for error in detector.errors:
             log.warning("sigma rule not loaded: %s", error)
         log.info("sigma: %s", detector.stats)

@@ -21,14 +21,16 @@ from soc.store.base import (
     WriteResult,
 )
 from soc.store.duckdb import DuckDBStore
+from soc.store.elasticsearch import ElasticsearchStore
 from soc.store.memory import MemoryStore
 
-STORES: dict[str, type] = {"duckdb": DuckDBStore, "memory": MemoryStore}
+STORES: dict[str, type] = {"duckdb": DuckDBStore, "elasticsearch": ElasticsearchStore, "memory": MemoryStore}
 
 __all__ = [
     "STORES",
     "Bucket",
     "DuckDBStore",
+    "ElasticsearchStore",
     "FieldFilter",
     "FilterOp",
     "MemoryStore",
@@ -45,9 +47,12 @@ __all__ = [
 
 def open_store(backend: str, data_dir: Path, *, read_only: bool = False, **options: Any) -> Store:
     """Open the named backend with its data under ``data_dir``
-    (DuckDB: ``data_dir / "events.duckdb"``)."""
+    (DuckDB: ``data_dir / "events.duckdb"``; Elasticsearch keeps nothing there, its
+    options name the cluster)."""
     if backend == "duckdb":
         return DuckDBStore(Path(data_dir) / "events.duckdb", read_only=read_only, **options)
+    if backend == "elasticsearch":
+        return ElasticsearchStore(read_only=read_only, **options)
     if backend == "memory":
         if options:
             raise ValueError(f"memory store takes no options, got {', '.join(sorted(options))}")
