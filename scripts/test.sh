@@ -3,7 +3,10 @@
 # extras into ./.venv) and run the whole test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DEBIAN_PACKAGES="bsdutils openssl python3-venv"
+# logger (bsdutils) is a real syslog sender for the collector tests; openssl makes
+# the TLS certificates of the forwarding tests.
+DEBIAN_PACKAGES="bsdutils openssl"
+python3 -c 'import venv, ensurepip' 2>/dev/null || DEBIAN_PACKAGES="$DEBIAN_PACKAGES python3-venv"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   for pkg in $DEBIAN_PACKAGES; do

@@ -135,6 +135,14 @@ class EngineClient:
         params = {"source": source, "offset": offset, "format": format, "timezone": timezone}
         return self._request("POST", "/api/v1/ingest/raw", params, body=body)
 
+    def dead_letters(self, **filters: Any) -> dict[str, Any]:
+        """``{"dead_letters": [...], "total": n}`` (filters: stage, parser, source, limit)."""
+        return self._request("GET", "/api/v1/deadletters", filters)
+
+    def replay_dead_letters(self, **filters: Any) -> dict[str, int]:
+        """``{"replayed", "resolved", "still_failing"}`` (filters: stage, parser, source, limit)."""
+        return self._request("POST", "/api/v1/deadletters/replay", filters)
+
 
 def _quote(segment: str) -> str:
     return quote(segment, safe="")

@@ -58,11 +58,56 @@ class PipelineConfig(_Section):
     """Bound of each queue between stages, in batches."""
 
 
+class ElasticsearchSettings(_Section):
+    """``store.elasticsearch``: the cluster the ``elasticsearch`` backend writes to.
+    Secrets are never in the config: ``api_key_env`` / ``password_env`` name the
+    environment variables holding them."""
+
+    hosts: list[str] = Field(["https://localhost:9200"], min_length=1)
+    api_key_env: str | None = None
+    """Environment variable with an API key (base64 ``id:key``); preferred over basic auth."""
+    username: str | None = None
+    password_env: str | None = None
+    """Environment variable with the password of ``username``."""
+    ca_file: str | None = None
+    """PEM CA certificate that signed the cluster's TLS certificate."""
+    verify_tls: bool = True
+    request_timeout_s: float = Field(10.0, gt=0)
+    index_prefix: str = Field("soc", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    bulk_max_events: int = Field(5000, ge=1, le=100_000)
+    bulk_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    bulk_retries: int = Field(3, ge=0, le=20)
+    """Retries (with backoff) of bulk items refused with 429/5xx before the write fails
+    and the engine retries the whole batch from the spool."""
+    retention_days_by_level: dict[int, int] = {0: 365, 1: 365, 2: 365, 3: 365, 4: 365, 5: 365}
+    """Days kept per security level (``labels.security_level``, 1..5; 0 = unclassified),
+    applied by ILM where the cluster has it, else by deleting daily indices."""
+
+    @field_validator("hosts")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not host.startswith(("http://", "https://")):
+                raise ValueError(f"host {host!r} must start with http:// or https://")
+        return value
+
+    @field_validator("retention_days_by_level")
+    @classmethod
+    def _levels(cls, value: dict[int, int]) -> dict[int, int]:
+        for level, days in value.items():
+            if not 0 <= level <= 5:
+                raise ValueError(f"security level {level} is not 0..5")
+            if days < 1:
+                raise ValueError(f"retention for level {level} must be >= 1 day, got {days}")
+        return value
+
+
 class StoreConfig(_Section):
-    backend: Literal["duckdb", "memory"] = "duckdb"
+    backend: Literal["duckdb", "elasticsearch", "memory"] = "duckdb"
     retention_days: int = Field(365, ge=1)
     checkpoint_interval_s: float = Field(30.0, gt=0)
     memory_limit: str | None = None
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
 
 
 class SyslogInputSettings(_Section):

@@ -114,3 +114,27 @@ def test_config_check(tmp_path: Path, data_dir: Path) -> None:
 def test_every_command_has_help(command: list[str], data_dir: Path) -> None:
     out = run_soc([*command, "--help"], data_dir)
     assert "usage: soc" in out.stdout
+
+
+def test_deadletter_list_and_replay_after_a_parser_fix(tmp_path: Path, data_dir: Path) -> None:
+    """A line ingested with the wrong forced format is a dead letter; replayed with
+    the format it really has (the "fix"), it is stored and leaves the dead letters."""
+    log = tmp_path / "mixed.log"
+    lines = auth_lines(5)
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = write_config(tmp_path / "soc.yaml")
+    out = run_soc(["ingest", str(log), "--format", "linux_auth", "--config", str(config), "--json"], data_dir)
+    assert json.loads(out.stdout)["stored"] == 5
+    garbage = tmp_path / "garbage.log"
+    garbage.write_text("not syslog 1\nnot syslog 2\n", encoding="utf-8")
+    failed = run_soc(["ingest", str(garbage), "--config", str(config), "--json"], data_dir, check=False)
+    assert failed.returncode == 1 and json.loads(failed.stdout)["dead_letters"] == 2
+    listed = json.loads(run_soc(["deadletter", "list", "--json", "--config", str(config)], data_dir).stdout)
+    letters = listed["dead_letters"]
+    assert {d["raw"] for d in letters} == {"not syslog 1", "not syslog 2"}
+    assert all(d["source"] == f"file:{garbage}" and d["stage"] == "parse" and d["reason"] for d in letters)
+    assert sorted(d["position"] for d in letters) == [0, 13]
+    # nothing changed: the replay fails again and keeps both, exit 1
+    again = run_soc(["deadletter", "replay", "--json", "--config", str(config)], data_dir, check=False)
+    assert again.returncode == 1 and json.loads(again.stdout) == {"replayed": 2, "resolved": 0, "still_failing": 2}
+    assert len(json.loads(run_soc(["deadletter", "list", "--json"], data_dir).stdout)["dead_letters"]) == 2

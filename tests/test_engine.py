@@ -159,3 +159,35 @@ def test_events_are_normalized_enriched_and_alerted(config: LoadedConfig, data_d
         assert [a.rule_title for a in alerts if a.source_ip == "203.0.113.9"], alerts
     finally:
         engine.stop()
+
+
+def test_replay_after_a_parser_fix_stores_the_record_with_its_original_id(
+    config: LoadedConfig, data_dir: Path
+) -> None:
+    from soc.event import make_event_id
+    from soc.pipeline.deadletter import replay_dead_letters
+
+    record = records([LINES[0]], source="file:/var/log/appliance.log")[0]
+    record.meta["format"] = "appliance"  # a parser that does not exist yet
+    store = MemoryStore()
+    engine = run_engine(config, data_dir, store, [[record]])
+    try:
+        assert store.count() == 0
+        (letter,) = engine.dead_letters.list()
+        assert letter["parser"] == "appliance" and "appliance" in letter["reason"]
+
+        class ApplianceParser(LinuxAuthParser):  # the fix: the parser now exists
+            name = "appliance"
+
+        PARSERS["appliance"] = ApplianceParser
+        try:
+            result = replay_dead_letters(engine.dead_letters, engine.accept, engine.wait_drained)
+        finally:
+            del PARSERS["appliance"]
+        assert (result.replayed, result.resolved) == (1, 1)
+        assert engine.dead_letters.count() == 0
+        (event,) = store.search(Query()).events
+        assert event["event"]["id"] == make_event_id("file:/var/log/appliance.log", 0, LINES[0].encode())
+        assert event["log"]["file"]["path"] == "/var/log/appliance.log"
+    finally:
+        engine.stop()

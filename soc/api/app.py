@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from soc.api import errors, routes_alerts, routes_events, routes_ingest, routes_system
+from soc.api import errors, routes_alerts, routes_deadletters, routes_events, routes_ingest, routes_system
 from soc.api.context import VERSION, ApiContext
 
 
@@ -25,4 +25,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_events.router)
     app.include_router(routes_alerts.router)
     app.include_router(routes_ingest.router)
+    app.include_router(routes_deadletters.router)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 from soc.alerts import AlertRepository
 from soc.event import RawRecord
 from soc.metrics import Metrics
+from soc.pipeline.deadletter import DeadLetterStore
 from soc.store.base import Store
 
 
@@ -37,7 +38,8 @@ class ApiContext:
     """Everything the routes use; the engine builds one and calls ``create_app``.
 
     ``ingest`` accepts raw records durably (it may block for backpressure); when it
-    is ``None`` (no engine running) the ingest routes answer 503. ``health`` returns
+    is ``None`` (no engine running) the ingest routes answer 503. ``dead_letters`` and
+    ``wait_drained`` serve the dead-letter routes (503 without them). ``health`` returns
     engine facts merged into ``/healthz``; a ``"status"`` key there (``"ok"`` or
     ``"degraded"``) sets the reported status. ``token`` is never logged or shown.
     """
@@ -48,6 +50,8 @@ class ApiContext:
     token: str = field(repr=False)
     ingest: Callable[[list[RawRecord]], None] | None = None
     health: Callable[[], dict[str, Any]] = _no_health
+    dead_letters: DeadLetterStore | None = None
+    wait_drained: Callable[[float], bool] | None = None
     metrics_public: bool = True
     max_ingest_bytes: int = 8 * 1024 * 1024
     ingest_chunk_records: int = 1000

@@ -3,7 +3,8 @@ kept in the state store so nothing accepted is ever lost (replayable after a fix
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ register_schema(
         field TEXT,
         raw BLOB NOT NULL,
         meta TEXT NOT NULL DEFAULT '{}',
+        replay TEXT,
         UNIQUE (record_id, stage)
     );
     """,
@@ -74,8 +76,10 @@ class DeadLetterStore:
             return
         with self._state.transaction() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO dead_letters(record_id, received, source, position, stage, parser, "
-                "reason, field, raw, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO dead_letters(record_id, received, source, position, stage, parser, "
+                "reason, field, raw, meta) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(record_id, stage) DO UPDATE SET parser = excluded.parser, "
+                "reason = excluded.reason, field = excluded.field, replay = NULL",
                 [
                     (
                         d.record.event_id,
@@ -93,11 +97,22 @@ class DeadLetterStore:
                 ],
             )
 
-    def list(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self._state.query("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,))
+    def list(
+        self,
+        limit: int = 100,
+        *,
+        stage: str | None = None,
+        parser: str | None = None,
+        source: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Dead letters, newest first, optionally of one stage, parser or source."""
+        where, params = self._where(stage, parser, source)
+        rows = self._state.query(
+            f"SELECT * FROM dead_letters{where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
         return [
             {
-                **{k: row[k] for k in row.keys() if k != "raw"},  # noqa: SIM118 - sqlite3.Row iterates values
+                **{k: row[k] for k in row.keys() if k not in ("raw", "replay")},  # noqa: SIM118 - Row iterates values
                 "raw": bytes(row["raw"]).decode("utf-8", "replace"),
             }
             for row in rows
@@ -105,3 +120,90 @@ class DeadLetterStore:
 
     def count(self) -> int:
         return int(self._state.query("SELECT count(*) AS n FROM dead_letters")[0]["n"])
+
+    @staticmethod
+    def _where(stage: str | None, parser: str | None, source: str | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for column, value in (("stage", stage), ("parser", parser), ("source", source)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def claim_for_replay(
+        self,
+        token: str,
+        *,
+        limit: int,
+        stage: str | None = None,
+        parser: str | None = None,
+        source: str | None = None,
+    ) -> list[RawRecord]:
+        """Mark up to ``limit`` dead letters with a replay ``token`` and return their
+        records (with their original source, position and meta, so event ids stay the same).
+
+        After the records went through the pipeline again, :meth:`finish_replay` deletes
+        the rows still carrying the token; a record that failed again had its row
+        updated (new reason, token cleared), so it stays.
+        """
+        where, params = self._where(stage, parser, source)
+        with self._state.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT id, source, position, received, raw, meta FROM dead_letters{where} "
+                "ORDER BY id LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE dead_letters SET replay = ? WHERE id = ?", [(token, r["id"]) for r in rows]
+            )
+        return [
+            RawRecord(
+                raw=bytes(r["raw"]),
+                source=r["source"],
+                position=r["position"],
+                received=parse_ts(r["received"]),
+                meta=orjson.loads(r["meta"]),
+            )
+            for r in rows
+        ]
+
+    def finish_replay(self, token: str) -> int:
+        """Delete the replayed rows that did not fail again; returns how many."""
+        with self._state.transaction() as conn:
+            return conn.execute("DELETE FROM dead_letters WHERE replay = ?", (token,)).rowcount
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    replayed: int
+    resolved: int
+
+    @property
+    def still_failing(self) -> int:
+        return self.replayed - self.resolved
+
+
+def replay_dead_letters(
+    store: DeadLetterStore,
+    accept: Callable[[list[RawRecord]], None],
+    wait_drained: Callable[[float], bool],
+    *,
+    limit: int = 10_000,
+    stage: str | None = "parse",
+    parser: str | None = None,
+    source: str | None = None,
+    timeout_s: float = 300.0,
+) -> ReplayResult:
+    """Send dead letters through the pipeline again (after a parser fix): the records
+    keep their source and position, so their event ids are the ones they would have
+    had. Rows of records that now parse are deleted; the others stay with the new reason."""
+    token = uuid.uuid4().hex
+    records = store.claim_for_replay(token, limit=limit, stage=stage, parser=parser, source=source)
+    if not records:
+        return ReplayResult(0, 0)
+    accept(records)
+    if not wait_drained(timeout_s):
+        raise TimeoutError(
+            f"the pipeline did not process the {len(records)} replayed records in {timeout_s:.0f}s"
+        )
+    return ReplayResult(len(records), store.finish_replay(token))

@@ -58,6 +58,22 @@ def store_options(settings: StoreConfig) -> dict[str, Any]:
             "checkpoint_interval_s": settings.checkpoint_interval_s,
             "memory_limit": settings.memory_limit,
         }
+    if settings.backend == "elasticsearch":
+        es = settings.elasticsearch
+        return {
+            "hosts": list(es.hosts),
+            "api_key_env": es.api_key_env,
+            "username": es.username,
+            "password_env": es.password_env,
+            "ca_file": es.ca_file,
+            "verify_tls": es.verify_tls,
+            "request_timeout_s": es.request_timeout_s,
+            "index_prefix": es.index_prefix,
+            "bulk_max_events": es.bulk_max_events,
+            "bulk_max_bytes": es.bulk_max_bytes,
+            "bulk_retries": es.bulk_retries,
+            "retention_days_by_level": dict(es.retention_days_by_level),
+        }
     return {}
 
 
@@ -569,6 +585,8 @@ class Engine:
                 ingest=self.accept,
                 health=self.health,
                 metrics_public=self.settings.api.metrics_public,
+                dead_letters=self.dead_letters,
+                wait_drained=self.wait_drained,
             )
         )
         config = uvicorn.Config(
