@@ -88,6 +88,9 @@ def main() -> int:
         elapsed = time.perf_counter() - t0
         done.set()
         c = engine.counters
+        registry = engine.metrics.registry
+        process_s = registry.get_sample_value("soc_pipeline_batch_seconds_sum") or 0.0
+        write_s = registry.get_sample_value("soc_store_write_seconds_sum") or 0.0
         engine.stop()
         size = sum(f.stat().st_size for f in (root / "data").rglob("*") if f.is_file())
 
@@ -99,6 +102,9 @@ def main() -> int:
     print(f"inputs read all in:   {t_read:.1f}s")
     print(f"total time:           {elapsed:.1f}s")
     print(f"sustained events/s:   {c.stored / elapsed:,.0f} (overall), {steady:,.0f} (median of 1-s samples)")
+    print(f"stage time:           parse+normalize+enrich+detect {process_s:.1f}s "
+          f"({process_s / max(c.stored, 1) * 1e6:.0f} us/event), store write {write_s:.1f}s "
+          f"({write_s / max(c.stored, 1) * 1e6:.0f} us/event)")
     print(f"peak RSS:             {peak_rss_mb():,.0f} MB")
     print(f"data directory size:  {size / 1e6:,.0f} MB")
     return 0 if c.stored == args.lines else 1

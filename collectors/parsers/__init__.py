@@ -10,16 +10,31 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.parsers.base import ParseError, Parser
+from collectors.parsers.fortigate import FortigateParser
+from collectors.parsers.iptables import IptablesParser
 from collectors.parsers.linux_auth import LinuxAuthParser
+from collectors.parsers.panos import PanosParser
+from collectors.parsers.pfsense import PfsenseParser
+from collectors.parsers.suricata import SuricataParser
 from collectors.parsers.syslog import SyslogParser
+from collectors.parsers.windows import WindowsParser
+from collectors.parsers.zeek import ZeekParser
 
 PARSERS: dict[str, type] = {
+    "windows": WindowsParser,
+    "suricata": SuricataParser,
+    "zeek": ZeekParser,
+    "fortigate": FortigateParser,
+    "panos": PanosParser,
+    "pfsense": PfsenseParser,
+    "iptables": IptablesParser,
     "linux_auth": LinuxAuthParser,
     "syslog": SyslogParser,
 }
 """Parser classes by registry name, most specific first (the order of detection)."""
 
 _DETECTORS: list[Parser] = []
+_DETECTOR_NAMES: list[str] = []
 
 __all__ = ["PARSERS", "ParseError", "Parser", "detect_format", "get_parser"]
 
@@ -35,8 +50,9 @@ def get_parser(name: str, **options: Any) -> Parser:
 
 def detect_format(raw: bytes) -> str | None:
     """The name of the most specific parser whose ``detect(raw)`` is true, or ``None``."""
-    if not _DETECTORS:
-        _DETECTORS.extend(cls() for cls in PARSERS.values())
+    if list(PARSERS) != _DETECTOR_NAMES:  # built once, again only if the registry changed
+        _DETECTORS[:] = [cls() for cls in PARSERS.values()]
+        _DETECTOR_NAMES[:] = list(PARSERS)
     for parser in _DETECTORS:
         if parser.detect(raw):
             return parser.name

@@ -131,7 +131,9 @@ def _bsd_time(text: str, tzname: str, year: int) -> datetime | None:
     if base is None:
         return None
     mm, ss = text[10:12], text[13:15]
-    if text[9] != ":" or text[12] != ":" or not (mm.isdigit() and ss.isdigit()) or mm > "59" or ss > "60":
+    if len(text) < 15 or text[9] != ":" or text[12] != ":" or not (mm.isdigit() and ss.isdigit()):
+        return None
+    if mm > "59" or ss > "60":
         return None
     return base + timedelta(minutes=int(mm), seconds=min(int(ss), 59))  # type: ignore[operator]
 
