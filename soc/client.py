@@ -6,11 +6,14 @@ the HTTP status (0 when the engine could not be reached) and the server's detail
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Self
 from urllib.parse import quote, urlencode
 
 import orjson
 import urllib3
+
+from soc.event import RawRecord
 
 
 class EngineClientError(Exception):
@@ -134,6 +137,21 @@ class EngineClient:
         """``{"accepted": n, "next_offset": offset + len(body)}``."""
         params = {"source": source, "offset": offset, "format": format, "timezone": timezone}
         return self._request("POST", "/api/v1/ingest/raw", params, body=body)
+
+    def ingest_records(self, records: list[RawRecord]) -> dict[str, Any]:
+        """Send raw records (any bytes, any meta the parsers use); ``{"accepted": n}``."""
+        body = b"\n".join(
+            orjson.dumps(
+                {
+                    "source": r.source,
+                    "position": r.position,
+                    "raw_b64": base64.b64encode(r.raw).decode(),
+                    "meta": r.meta,
+                }
+            )
+            for r in records
+        )
+        return self._request("POST", "/api/v1/ingest/records", None, body=body)
 
     def dead_letters(self, **filters: Any) -> dict[str, Any]:
         """``{"dead_letters": [...], "total": n}`` (filters: stage, parser, source, limit)."""

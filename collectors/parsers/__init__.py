@@ -10,8 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.parsers.base import ParseError, Parser
+from collectors.parsers.cef import CefParser
+from collectors.parsers.checkpoint import CheckpointParser
+from collectors.parsers.cisco_asa import CiscoAsaParser
 from collectors.parsers.fortigate import FortigateParser
 from collectors.parsers.iptables import IptablesParser
+from collectors.parsers.leef import LeefParser
 from collectors.parsers.linux_auth import LinuxAuthParser
 from collectors.parsers.panos import PanosParser
 from collectors.parsers.pfsense import PfsenseParser
@@ -24,6 +28,10 @@ PARSERS: dict[str, type] = {
     "windows": WindowsParser,
     "suricata": SuricataParser,
     "zeek": ZeekParser,
+    "cef": CefParser,
+    "leef": LeefParser,
+    "checkpoint": CheckpointParser,
+    "cisco_asa": CiscoAsaParser,
     "fortigate": FortigateParser,
     "panos": PanosParser,
     "pfsense": PfsenseParser,

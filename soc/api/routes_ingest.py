@@ -8,15 +8,18 @@ and a re-sent piece is stored once.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from soc.api.auth import get_context, require_principal
 from soc.api.context import ApiContext
 from soc.api.models import ErrorOut, IngestResult
+from soc.api.params import BadParameter
 from soc.event import RawRecord
 
 router = APIRouter(
@@ -109,3 +112,62 @@ async def ingest_raw(
         await run_in_threadpool(ctx.ingest, chunk)
         accepted += len(chunk)
     return {"accepted": accepted, "next_offset": offset + len(body)}
+
+
+RECORD_META_KEYS = frozenset(
+    {"input", "path", "format", "timezone", "zeek_log", "zeek_fields", "zeek_types", "zeek_separators"}
+)
+
+
+def decode_records(body: bytes) -> list[RawRecord]:
+    """Records from NDJSON lines ``{"source", "position", "raw" | "raw_b64", "meta"}``;
+    ``BadParameter`` names the line and the field that is wrong."""
+    records = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise BadParameter("body", f"line {number}: not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise BadParameter("body", f"line {number}: expected a JSON object")
+        source, position = doc.get("source"), doc.get("position")
+        if not isinstance(source, str) or not source:
+            raise BadParameter("body", f"line {number}: field 'source' must be a non-empty string")
+        if not isinstance(position, int) or position < 0:
+            raise BadParameter("body", f"line {number}: field 'position' must be an integer >= 0")
+        if isinstance(doc.get("raw_b64"), str):
+            try:
+                raw = base64.b64decode(doc["raw_b64"], validate=True)
+            except ValueError:
+                raise BadParameter("body", f"line {number}: field 'raw_b64' is not base64") from None
+        elif isinstance(doc.get("raw"), str):
+            raw = doc["raw"].encode("utf-8")
+        else:
+            raise BadParameter("body", f"line {number}: field 'raw' (text) or 'raw_b64' is required")
+        meta = doc.get("meta") or {}
+        if not isinstance(meta, dict) or not set(meta) <= RECORD_META_KEYS:
+            unknown = sorted(set(meta) - RECORD_META_KEYS) if isinstance(meta, dict) else meta
+            raise BadParameter("body", f"line {number}: field 'meta' has unknown keys {unknown}")
+        records.append(RawRecord(raw=raw, source=source, position=position, meta=meta))
+    return records
+
+
+@router.post(
+    "/records",
+    summary="Ingest raw records (NDJSON), e.g. EVTX or Zeek TSV records read by `soc ingest`",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def ingest_records(request: Request, ctx: Ctx) -> dict[str, int]:
+    if ctx.ingest is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="ingest: no engine is running")
+    records = decode_records(await _read_body(request, ctx.max_ingest_bytes))
+    for start in range(0, len(records), ctx.ingest_chunk_records):
+        await run_in_threadpool(ctx.ingest, records[start : start + ctx.ingest_chunk_records])
+    return {"accepted": len(records)}

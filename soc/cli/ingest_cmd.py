@@ -1,4 +1,9 @@
-"""``soc ingest`` (files into the store) and ``soc parse`` (files to ECS NDJSON)."""
+"""``soc ingest`` (files into the store) and ``soc parse`` (files to ECS NDJSON).
+
+Both read files with :class:`collectors.inputs.readers.FileReader`: line files, EVTX
+and Zeek TSV alike; records are keyed by file path and position, so ingesting a file
+again stores nothing twice.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +12,36 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from collectors.inputs.base import MemoryCheckpoints
-from collectors.inputs.file import FileInput, FileInputConfig, read_records
+from collectors.inputs.readers import FileReader
 from collectors.parsers import PARSERS
 from soc.cli import common
 from soc.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, add_common
 from soc.client import EngineClient, EngineClientError
+from soc.event import RawRecord
 from soc.pipeline.engine import DataDir, Engine, EngineBusyError, api_token, running_engine
 from soc.pipeline.processor import BatchResult, ParserSet, Processor
 
 CHUNK_BYTES = 4 * 1024 * 1024
+BATCH_RECORDS = 2000
+FORMAT_HELP = "parser to use (default: detected per record): "
 
 
 def register(commands: Any) -> None:
     ingest = commands.add_parser(
         "ingest",
-        help="ingest log files through the full pipeline into the store",
+        help="ingest log files (text, EVTX, Zeek TSV) through the full pipeline into the store",
         description="Ingest log files: through the running engine's API when one owns the data directory, "
-        "else with an engine started for the job. Re-ingesting a file stores nothing twice.",
+        "else with an engine started for the job. Re-ingesting a file stores nothing twice. "
+        "Exit 1 if some records could not be parsed (see `soc deadletter list`).",
     )
     add_common(ingest)
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    ingest.add_argument(
-        "--format", default=None, help=f"parser to use (default: detect per line): {', '.join(PARSERS)}"
-    )
+    ingest.add_argument("--format", default=None, help=FORMAT_HELP + ", ".join(PARSERS))
     ingest.add_argument(
         "--timezone", default=None, help="zone of timestamps that carry none (default: config)"
     )
@@ -42,11 +50,11 @@ def register(commands: Any) -> None:
     parse = commands.add_parser(
         "parse",
         help="print the ECS events of a log file as NDJSON (nothing is stored)",
-        description="Parse a file and print one ECS event per line as NDJSON; lines that cannot be parsed "
-        "are reported on stderr with their offset and reason (exit 1 if any).",
+        description="Parse a file (text, EVTX or Zeek TSV) and print one ECS event per record as NDJSON; "
+        "records that cannot be parsed are reported on stderr with their offset and reason (exit 1 if any).",
     )
     parse.add_argument("file", type=Path, metavar="FILE")
-    parse.add_argument("--format", default="auto", help=f"auto (default) or one of: {', '.join(PARSERS)}")
+    parse.add_argument("--format", default="auto", help="auto (default) or one of: " + ", ".join(PARSERS))
     parse.add_argument(
         "--timezone", default=None, help="zone of timestamps that carry none (default: config)"
     )
@@ -66,6 +74,26 @@ def _check_format(name: str | None) -> None:
         raise CommandError(f"unknown format {name!r}; known: auto, {', '.join(PARSERS)}", EXIT_USAGE)
 
 
+def _records(reader: FileReader, forced: str | None, timezone: str | None) -> Iterator[RawRecord]:
+    for record in reader.records():
+        if forced:
+            record.meta["format"] = forced
+        if timezone:
+            record.meta["timezone"] = timezone
+        yield record
+
+
+def _batches(records: Iterator[RawRecord], size: int = BATCH_RECORDS) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def ingest_files(args: argparse.Namespace) -> int:
     files = _check_files(args.files)
     _check_format(args.format)
@@ -80,60 +108,62 @@ def ingest_files(args: argparse.Namespace) -> int:
     if args.json:
         common.print_json(summary)
     else:
-        print(" ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, (list, dict))))
-    return EXIT_OK if not summary.get("dead_letters") else EXIT_FAILURE
+        print(" ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, list | dict)))
+        for error in summary["read_errors"]:
+            print(f"read error: {error}", file=sys.stderr)
+    return EXIT_OK if not summary.get("dead_letters") and not summary["read_errors"] else EXIT_FAILURE
 
 
 def _ingest_remote(client: EngineClient, files: list[Path], args: argparse.Namespace) -> dict[str, Any]:
-    """Stream each file to the engine in chunks cut at line ends; the engine keys the
-    lines by path and byte offset, exactly as a direct file read would."""
+    """Hand each file to the running engine: text files as chunks cut at line ends
+    (the engine keys lines by path and byte offset, exactly as a direct read would),
+    EVTX and Zeek TSV files as records."""
     accepted = 0
+    errors: list[str] = []
     for path in files:
-        total = path.stat().st_size
-        offset = 0
-        with open(path, "rb") as fh:
-            pending = b""
-            while True:
-                data = fh.read(CHUNK_BYTES)
-                chunk = pending + data
-                if not data:
-                    body, pending = chunk, b""
-                else:
-                    cut = chunk.rfind(b"\n") + 1
-                    body, pending = chunk[:cut], chunk[cut:]
-                if body:
-                    try:
-                        reply = client.ingest_raw(
-                            f"file:{path}", offset, body, format=args.format, timezone=args.timezone
-                        )
-                    except EngineClientError as exc:
-                        raise CommandError(
-                            f"{path}: the engine refused offset {offset}: {exc}", EXIT_UNAVAILABLE
-                        ) from exc
-                    accepted += int(reply.get("accepted", 0))
-                    offset += len(body)
-                    print(
-                        f"\r{path.name}: {offset * 100 // max(total, 1)}% ({offset}/{total} bytes)",
-                        end="",
-                        file=sys.stderr,
-                    )
-                if not data:
-                    break
-        print(file=sys.stderr)
-    return {"mode": "engine", "files": len(files), "lines_accepted": accepted}
+        reader = FileReader(path, format=args.format, timezone=args.timezone)
+        try:
+            if reader.kind == "lines":
+                accepted += _send_lines(client, path, args)
+            else:
+                for batch in _batches(_records(reader, args.format, args.timezone)):
+                    accepted += int(client.ingest_records(batch).get("accepted", 0))
+                    print(f"\r{path.name}: {accepted} records sent", end="", file=sys.stderr)
+                print(file=sys.stderr)
+        except EngineClientError as exc:
+            raise CommandError(f"{path}: the engine refused the data: {exc}", EXIT_UNAVAILABLE) from exc
+        errors += [f"{path}: {e}" for e in reader.errors]
+    return {"mode": "engine", "files": len(files), "records_accepted": accepted, "read_errors": errors}
+
+
+def _send_lines(client: EngineClient, path: Path, args: argparse.Namespace) -> int:
+    accepted, offset, total = 0, 0, path.stat().st_size
+    with open(path, "rb") as fh:
+        pending = b""
+        while True:
+            data = fh.read(CHUNK_BYTES)
+            chunk = pending + data
+            cut = chunk.rfind(b"\n") + 1 if data else len(chunk)
+            body, pending = chunk[:cut], chunk[cut:]
+            if body:
+                reply = client.ingest_raw(
+                    f"file:{path}", offset, body, format=args.format, timezone=args.timezone
+                )
+                accepted += int(reply.get("accepted", 0))
+                offset += len(body)
+                print(
+                    f"\r{path.name}: {offset * 100 // max(total, 1)}% ({offset}/{total} bytes)",
+                    end="",
+                    file=sys.stderr,
+                )
+            if not data:
+                break
+    print(file=sys.stderr)
+    return accepted
 
 
 def _ingest_local(loaded: Any, dirs: DataDir, files: list[Path], args: argparse.Namespace) -> dict[str, Any]:
-    source = FileInput(
-        FileInputConfig(
-            name="ingest",
-            paths=tuple(str(f) for f in files),
-            follow=False,
-            format=args.format,
-            timezone=args.timezone,
-        )
-    )
-    engine = Engine(loaded, dirs.root, inputs=[source], serve_api=False, checkpoints=MemoryCheckpoints())
+    engine = Engine(loaded, dirs.root, inputs=[], serve_api=False, checkpoints=MemoryCheckpoints())
     try:
         engine.start()
     except EngineBusyError as exc:
@@ -142,9 +172,14 @@ def _ingest_local(loaded: Any, dirs: DataDir, files: list[Path], args: argparse.
     progress = threading.Thread(target=_progress, args=(engine, done), daemon=True)
     progress.start()
     started = time.monotonic()
+    errors: list[str] = []
     try:
-        engine.wait_inputs()
-        engine.wait_drained(3600)
+        for path in files:
+            reader = FileReader(path, format=args.format, timezone=args.timezone)
+            for batch in _batches(_records(reader, args.format, args.timezone)):
+                engine.accept(batch, "ingest")
+            errors += [f"{path}: {e}" for e in reader.errors]
+        engine.wait_drained(24 * 3600)
     finally:
         done.set()
         progress.join()
@@ -159,6 +194,7 @@ def _ingest_local(loaded: Any, dirs: DataDir, files: list[Path], args: argparse.
             "alerts_created": c.alerts_created,
             "alerts_updated": c.alerts_updated,
             "seconds": round(time.monotonic() - started, 2),
+            "read_errors": errors,
         }
         engine.stop()
     return summary
@@ -178,37 +214,34 @@ def parse_file(args: argparse.Namespace) -> int:
     _check_format(args.format)
     loaded = common.config(args)
     forced = None if args.format == "auto" else args.format
-    processor = Processor(
-        ParserSet(timezone=loaded.settings.timezone), keep_original=loaded.settings.event.keep_original
-    )
+    settings = loaded.settings
+    processor = Processor(ParserSet(timezone=settings.timezone), keep_original=settings.event.keep_original)
     chosen: Counter[str] = Counter()
     failed = 0
-    batch = []
-    for record in read_records(path, format=forced, timezone=args.timezone):
-        batch.append(record)
-        if len(batch) >= 1000:
-            failed += _emit(processor, batch, chosen)
-            batch = []
-    failed += _emit(processor, batch, chosen)
+    reader = FileReader(path, format=forced, timezone=args.timezone)
+    for batch in _batches(_records(reader, forced, args.timezone), 1000):
+        failed += _emit(processor, batch, chosen)
+    for error in reader.errors:
+        print(f"{path}: {error}", file=sys.stderr)
     formats = ", ".join(f"{name} ({n} events)" for name, n in chosen.most_common()) or "none"
     print(
-        f"{path}: format {'auto -> ' if not forced else ''}{formats}; {failed} lines not parsed",
+        f"{path}: {reader.kind} file, format {'auto -> ' if not forced else ''}{formats}; "
+        f"{failed} records not parsed, {len(reader.errors)} read errors",
         file=sys.stderr,
     )
-    return EXIT_FAILURE if failed else EXIT_OK
+    return EXIT_FAILURE if failed or reader.errors else EXIT_OK
 
 
-def _emit(processor: Processor, batch: list[Any], chosen: Counter[str]) -> int:
-    if not batch:
-        return 0
+def _emit(processor: Processor, batch: list[RawRecord], chosen: Counter[str]) -> int:
     result = BatchResult()
     processor.parse(batch, result)
     for event in result.events:
         common.print_ndjson(event)
     for letter in result.dead_letters:
+        where = letter.record.source.partition(":")[2]
+        field = f" (field {letter.field})" if letter.field else ""
         print(
-            f"{letter.record.source[5:]}:offset {letter.record.position}: {letter.parser}: {letter.reason}"
-            + (f" (field {letter.field})" if letter.field else ""),
+            f"{where}:offset {letter.record.position}: {letter.parser}: {letter.reason}{field}",
             file=sys.stderr,
         )
     chosen.update(result.parsed_by)

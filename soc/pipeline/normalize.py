@@ -35,10 +35,12 @@ def finish_event(
     ecs.setdefault("version", ECS_VERSION)
     meta = record.meta
     source_kind = meta.get("input")
-    if source_kind == "file" or (meta.get("path") and record.source.startswith("file:")):
+    path = meta.get("path")
+    if path or record.source.startswith("file:"):
         log = _child(event, "log")
-        _child(log, "file")["path"] = meta.get("path") or record.source[5:]
-        log["offset"] = record.position
+        _child(log, "file")["path"] = path or record.source[5:]
+        if record.source.startswith("file:"):  # line files: the byte offset of the line start
+            log["offset"] = record.position
     host = event.get("host")
     if isinstance(host, dict) and "name" not in host and host.get("hostname"):
         host["name"] = host["hostname"]

@@ -1,0 +1,49 @@
+"""Read a whole log file once as raw records, whatever its container: EVTX, a Zeek
+TSV log (whose header every line needs), or a line-oriented text file.
+
+Used by ``soc parse`` and ``soc ingest``; tailing inputs use ``collectors.inputs.file``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from collectors.inputs.evtx import EvtxReader, is_evtx
+from collectors.inputs.file import read_records
+from collectors.parsers.zeek.tsv import read_zeek_tsv
+from soc.event import RawRecord
+
+ZEEK_TSV_MAGIC = b"#separator"
+
+
+class FileReader:
+    """The records of one file. ``kind`` is ``evtx``, ``zeek_tsv`` or ``lines``;
+    ``errors`` lists what could not be read (corrupt EVTX chunks), after iteration."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, format: str | None = None, timezone: str | None = None
+    ):
+        self.path = Path(path).resolve()
+        self.format = format
+        self.timezone = timezone
+        self.errors: list[str] = []
+        if is_evtx(self.path):
+            self.kind = "evtx"
+        else:
+            with open(self.path, "rb") as fh:
+                head = fh.read(len(ZEEK_TSV_MAGIC))
+            self.kind = "zeek_tsv" if head == ZEEK_TSV_MAGIC else "lines"
+
+    def records(self) -> Iterator[RawRecord]:
+        if self.kind == "evtx":
+            reader = EvtxReader(self.path)
+            try:
+                yield from reader.records()
+            finally:
+                self.errors = [str(e) for e in reader.errors]
+        elif self.kind == "zeek_tsv":
+            yield from read_zeek_tsv(self.path)
+        else:
+            yield from read_records(self.path, format=self.format, timezone=self.timezone)
