@@ -3,6 +3,7 @@ and TCP, detection, alerts through the API, the CLI against the running engine."
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -141,3 +142,23 @@ def test_second_engine_on_same_data_dir_is_refused(engine: EngineProcess, data_d
     )
     assert proc.returncode == 3
     assert "another engine" in proc.stderr
+
+
+def test_ingest_evtx_into_running_engine_is_idempotent(
+    engine: EngineProcess, data_dir: Path, datasets: Path
+) -> None:
+    evtx = datasets / "logs" / "endpoint" / "windows" / "winlogbeat" / "sysmon-9.01.evtx"
+    if not evtx.exists():
+        evtx = sorted((datasets / "logs" / "endpoint" / "windows").rglob("*.evtx"))[0]
+    first = json.loads(run_soc(["ingest", str(evtx), "--json"], data_dir).stdout)
+    assert first["mode"] == "engine" and first["records_accepted"] > 0
+    n = first["records_accepted"]
+    wait_for(
+        lambda: engine.count(f'log.file.path:"{evtx}"') >= n,
+        60,
+        f"{n} Windows events",
+    )
+    run_soc(["ingest", str(evtx)], data_dir)  # again: stored once
+    time.sleep(2)
+    assert engine.count(f'log.file.path:"{evtx}"') == n
+    assert engine.count(f'log.file.path:"{evtx}" _exists_:winlog.event_id') == n
