@@ -130,6 +130,13 @@ class FileInputSettings(_Section):
     start_at: Literal["beginning", "end"] = "beginning"
     format: str | None = None
     timezone: str | None = None
+    multiline: Literal["none", "continuation", "audit_serial"] = "none"
+    """Join lines into one record: ``continuation`` (lines starting with white space or
+    ``multiline_pattern`` belong to the previous one, e.g. macOS syslog) or
+    ``audit_serial`` (auditd records of one event)."""
+    multiline_pattern: str | None = None
+    multiline_max_lines: int = Field(500, ge=1)
+    multiline_flush_s: float = Field(1.0, gt=0)
 
 
 InputSettings = Annotated[SyslogInputSettings | FileInputSettings, Field(discriminator="type")]

@@ -43,7 +43,7 @@ def test_environment_overrides_keep_types(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "key", "reason"),
     [
-        ("store: {backend: mongo}\n", "store.backend", "'duckdb' or 'memory'"),
+        ("store: {backend: mongo}\n", "store.backend", "'duckdb'"),
         ("inputs:\n  - {type: syslog, name: a, port: 70000}\n", "inputs[0].port", "less than or equal"),
         ("timezone: Mars/Olympus\n", "timezone", "unknown time zone"),
         ("api: {prot: 1}\n", "api.prot", "Extra inputs"),

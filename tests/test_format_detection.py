@@ -16,12 +16,15 @@ from soc.pipeline.processor import BatchResult, ParserSet, Processor
 FOLDERS = {
     "iptables": "iptables", "pfsense": "pfsense", "fortigate": "fortigate", "panos": "panos",
     "cisco_asa": "cisco_asa", "checkpoint": "checkpoint", "cef": "cef", "linux_auth": "linux_auth",
-    "windows": "windows", "zeek": "zeek", "suricata": "suricata",
+    "windows": "windows", "zeek": "zeek", "suricata": "suricata", "auditd": "auditd",
 }  # fmt: skip
 NOT_LOGS = (".md", ".assert", ".yaml", ".ini", ".pcap", ".pcapng", ".csv", ".conf", ".txt")
 # records that are not their family's on purpose: truncated continuation fragments
 # of a Ubiquiti router's iptables lines (they parse as generic syslog)
 KNOWN_FRAGMENTS = {"ubiquiti.log": 6, "iptables-logs.log": 1}
+# records no parser can read on purpose: go-libaudit's `type=UNKNOWN[1329] msg=?`
+# has no timestamp (go-libaudit rejects it too)
+KNOWN_UNPARSEABLE = {"audit-rhel7.log": 1}
 
 
 def dataset_files(root: Path) -> list[tuple[str, Path]]:
@@ -47,10 +50,12 @@ def test_every_family_detects_and_parses_its_own_records(datasets: Path) -> None
         else:  # EVTX and Zeek TSV records carry their format
             detected = Counter(r.meta.get("format") for r in records)
         wrong = sum(n for name, n in detected.items() if name != family)
-        assert wrong <= KNOWN_FRAGMENTS.get(path.name, 0), f"{path}: detected {dict(detected)}"
+        allowed = KNOWN_FRAGMENTS.get(path.name, 0) + KNOWN_UNPARSEABLE.get(path.name, 0)
+        assert wrong <= allowed, f"{path}: detected {dict(detected)}"
         result = BatchResult()
         processor.parse(records, result)
-        assert not result.dead_letters, f"{path}: {result.dead_letters[0].reason}"
+        unparseable = KNOWN_UNPARSEABLE.get(path.name, 0)
+        assert len(result.dead_letters) <= unparseable, f"{path}: {result.dead_letters[0].reason}"
         t = totals.setdefault(family, Counter())
         t["records"] += len(records)
         t["right"] += detected.get(family, 0)

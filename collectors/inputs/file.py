@@ -15,7 +15,13 @@ Lines longer than ``max_line_bytes`` are truncated to it (counted in
 ``file.truncated_lines``). Files are tracked by path; a path whose inode is already
 being read under another path (a rename) is not opened twice.
 
-Counters: ``file.lines``, ``file.bytes``, ``file.truncated_lines``, ``file.rotations``,
+Multi-line records (``multiline``: ``continuation`` or ``audit_serial``, see
+:mod:`collectors.inputs.multiline`): lines are joined before they are accepted; a
+record keeps the offset of its first line. While a record is pending, the saved
+offset is its start, so a restart re-reads it whole; a pending record is given out
+once the file has been idle for ``multiline_flush_s``, or at EOF/rotation.
+
+Counters: ``file.lines`` (records accepted), ``file.bytes``, ``file.truncated_lines``, ``file.rotations``,
 ``file.truncations``, ``file.errors``.
 """
 
@@ -25,12 +31,14 @@ import glob
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
 
 from collectors.inputs.base import InputContext
+from collectors.inputs.multiline import MODES, MultilineAssembler, make_assembler
 from soc.event import RawRecord
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,10 @@ class FileInputConfig:
     poll_interval_s: float = 0.25
     batch_max_lines: int = 2000
     max_line_bytes: int = 1 << 20
+    multiline: Literal["none", "continuation", "audit_serial"] = "none"
+    multiline_pattern: str | None = None
+    multiline_max_lines: int = 500
+    multiline_flush_s: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.paths, str):
@@ -66,6 +78,28 @@ class FileInputConfig:
                 f"file input {self.name!r}: poll_interval_s, batch_max_lines and max_line_bytes "
                 "must be positive"
             )
+        if self.multiline not in MODES:
+            raise ValueError(
+                f"file input {self.name!r}: multiline must be one of {', '.join(MODES)}, "
+                f"got {self.multiline!r}"
+            )
+        if self.multiline_flush_s <= 0 or self.multiline_max_lines < 1:
+            raise ValueError(
+                f"file input {self.name!r}: multiline_flush_s and multiline_max_lines must be positive"
+            )
+        try:
+            self.new_assembler()
+        except ValueError as exc:
+            raise ValueError(f"file input {self.name!r}: {exc}") from None
+
+    def new_assembler(self) -> MultilineAssembler | None:
+        """A fresh line joiner for one file, or ``None`` without ``multiline``."""
+        return make_assembler(
+            self.multiline,
+            self.multiline_pattern,
+            max_lines=self.multiline_max_lines,
+            max_bytes=self.max_line_bytes,
+        )
 
 
 class LineSplitter:
@@ -156,6 +190,17 @@ class _Tracked:
     inode: int
     splitter: LineSplitter
     meta: dict[str, Any] = field(default_factory=dict)
+    assembler: MultilineAssembler | None = None
+    last_data: float = 0.0  # monotonic time bytes were last read
+
+    @property
+    def resume_offset(self) -> int:
+        """Where a restart must read again: the pending record, else the partial line."""
+        if self.assembler is not None:
+            pending = self.assembler.pending_offset
+            if pending is not None:
+                return pending
+        return self.splitter.offset
 
     @property
     def key(self) -> str:
@@ -217,7 +262,8 @@ class FileInput:
         fh.seek(start)
         cfg = self.config
         meta = {"input": "file", "path": path, "format": cfg.format, "timezone": cfg.timezone}
-        return _Tracked(path, fh, st.st_dev, st.st_ino, LineSplitter(start, cfg.max_line_bytes), meta)
+        splitter = LineSplitter(start, cfg.max_line_bytes)
+        return _Tracked(path, fh, st.st_dev, st.st_ino, splitter, meta, cfg.new_assembler(), time.monotonic())
 
     # -- reading -----------------------------------------------------------------
 
@@ -226,21 +272,32 @@ class FileInput:
         batch_max = self.config.batch_max_lines
         got_any = False
         pending: list[tuple[int, bytes, int]] = []
+        asm = t.assembler
         while not ctx.stop.is_set():
             data = t.fh.read(CHUNK_BYTES)
             if not data:
                 break
             got_any = True
+            t.last_data = time.monotonic()
             ctx.count("file.bytes", len(data))
             before = t.splitter.truncated
-            pending.extend(t.splitter.feed(data))
+            lines = t.splitter.feed(data)
+            pending.extend(asm.feed(lines) if asm is not None else lines)
             if t.splitter.truncated != before:
                 ctx.count("file.truncated_lines", t.splitter.truncated - before)
             while len(pending) >= batch_max:
                 self._accept(t, pending[:batch_max], ctx)
                 del pending[:batch_max]
         if final and not ctx.stop.is_set():
-            pending.extend(t.splitter.flush())
+            lines = t.splitter.flush()
+            pending.extend(asm.feed(lines) + asm.flush() if asm is not None else lines)
+        elif (
+            asm is not None
+            and not got_any
+            and asm.pending_offset is not None
+            and time.monotonic() - t.last_data >= self.config.multiline_flush_s
+        ):
+            pending.extend(asm.flush())  # idle: do not hold a record forever
         if pending:
             self._accept(t, pending, ctx)
         self._save(t, ctx)
@@ -253,7 +310,7 @@ class FileInput:
 
     def _save(self, t: _Tracked, ctx: InputContext, offset: int | None = None) -> None:
         if offset is None:
-            offset = t.splitter.offset
+            offset = t.resume_offset
         ctx.checkpoints.put(t.key, {"inode": t.inode, "dev": t.dev, "offset": offset})
 
     def _check_rotation(self, t: _Tracked, ctx: InputContext) -> str | None:
@@ -308,8 +365,11 @@ class FileInput:
             if change == "truncated":
                 ctx.count("file.truncations")
                 log.info("file input %s: %s was truncated; reading from the start", self.name, path)
+                if t.assembler is not None and t.assembler.pending_offset is not None:
+                    self._accept(t, t.assembler.flush(), ctx)  # lines read before the truncation
                 t.fh.seek(0)
                 t.splitter = LineSplitter(0, self.config.max_line_bytes)
+                t.assembler = self.config.new_assembler()
                 self._save(t, ctx)
                 busy = True
                 continue
@@ -334,17 +394,26 @@ class FileInput:
 
 
 def read_records(
-    path: str | os.PathLike[str], *, format: str | None = None, timezone: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    timezone: str | None = None,
+    multiline: str = "none",
+    multiline_pattern: str | None = None,
 ) -> Iterator[RawRecord]:
-    """Every line of one file as raw records, read once from the start (``soc parse``)."""
+    """Every line (or joined record, see ``multiline``) of one file as raw records,
+    read once from the start (``soc parse``)."""
     abs_path = os.path.abspath(path)
     source = f"file:{abs_path}"
     meta = {"input": "file", "path": abs_path, "format": format, "timezone": timezone}
     splitter = LineSplitter(0, 1 << 20)
+    asm = make_assembler(multiline, multiline_pattern)
     with open(abs_path, "rb", buffering=0) as fh:
         while True:
             data = fh.read(CHUNK_BYTES)
             lines = splitter.feed(data) if data else splitter.flush()
+            if asm is not None:
+                lines = asm.feed(lines) if data else asm.feed(lines) + asm.flush()
             now = datetime.now(UTC)
             for off, line, _ in lines:
                 yield RawRecord(raw=line, source=source, position=off, received=now, meta=dict(meta))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from collectors.inputs.evtx import EvtxReader, is_evtx
 from collectors.inputs.file import read_records
+from collectors.inputs.multiline import make_assembler
 from collectors.parsers.zeek.tsv import read_zeek_tsv
 from soc.event import RawRecord
 
@@ -20,14 +21,25 @@ ZEEK_TSV_MAGIC = b"#separator"
 
 class FileReader:
     """The records of one file. ``kind`` is ``evtx``, ``zeek_tsv`` or ``lines``;
-    ``errors`` lists what could not be read (corrupt EVTX chunks), after iteration."""
+    ``errors`` lists what could not be read (corrupt EVTX chunks), after iteration.
+    ``multiline`` (``none``, ``continuation``, ``audit_serial``) joins the lines of a
+    ``lines`` file into records (see :mod:`collectors.inputs.multiline`)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, format: str | None = None, timezone: str | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        timezone: str | None = None,
+        multiline: str = "none",
+        multiline_pattern: str | None = None,
     ):
         self.path = Path(path).resolve()
         self.format = format
         self.timezone = timezone
+        self.multiline = multiline
+        self.multiline_pattern = multiline_pattern
+        make_assembler(multiline, multiline_pattern)  # ValueError on a bad mode or pattern
         self.errors: list[str] = []
         if is_evtx(self.path):
             self.kind = "evtx"
@@ -46,4 +58,10 @@ class FileReader:
         elif self.kind == "zeek_tsv":
             yield from read_zeek_tsv(self.path)
         else:
-            yield from read_records(self.path, format=self.format, timezone=self.timezone)
+            yield from read_records(
+                self.path,
+                format=self.format,
+                timezone=self.timezone,
+                multiline=self.multiline,
+                multiline_pattern=self.multiline_pattern,
+            )

@@ -1,4 +1,4 @@
-"""The syslog network input: a UDP or TCP listener that turns messages into raw records.
+"""The syslog network input: a UDP, TCP or TLS listener that turns messages into raw records.
 
 It runs an asyncio event loop in the thread that calls :meth:`SyslogInput.run`.
 Records are batched (``batch_max`` records or ``batch_wait_ms``) and handed to
@@ -9,9 +9,14 @@ time, so the loop never blocks. When accept is slow and a full batch is waiting:
   the senders see TCP backpressure;
 * UDP datagrams are dropped and counted in ``syslog.udp.dropped``.
 
+TLS (RFC 5425) is TCP with a server certificate (:mod:`collectors.inputs.tls`), TLS
+1.2 at least, and optionally verified client certificates; a record from a client that
+presented one carries its subject CN in ``meta["client_cn"]``. RFC 5425 frames with
+octet counting; ``framing: auto`` also accepts newline-framed senders.
+
 Counters: ``syslog.<proto>.messages``, ``syslog.udp.dropped``,
-``syslog.tcp.connections``, ``syslog.tcp.truncated``, ``syslog.tcp.framing_errors``,
-``syslog.accept_errors``.
+``syslog.<tcp|tls>.connections``, ``syslog.<tcp|tls>.truncated``,
+``syslog.<tcp|tls>.framing_errors``, ``syslog.accept_errors``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any, Literal
 
 from collectors.framing import Framer, make_framer
 from collectors.inputs.base import InputContext
+from collectors.inputs.tls import TlsServerConfig, peer_common_name, server_context
 from soc.event import RawRecord
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_INFLIGHT = 2
 """Batches handed to ``ctx.accept`` and not yet returned, at most."""
 _STOP_POLL_S = 0.05
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -41,12 +48,13 @@ class SyslogInputConfig:
     """Settings of one syslog listener.
 
     ``port`` 0 binds an ephemeral port (see :attr:`SyslogInput.bound_port`);
-    ``framing`` applies to TCP; ``format`` forces a parser name and ``timezone``
-    the zone of zoneless timestamps (both passed on in each record's meta).
+    ``framing`` applies to TCP and TLS; ``format`` forces a parser name and ``timezone``
+    the zone of zoneless timestamps (both passed on in each record's meta);
+    ``tls`` is required with ``protocol="tls"`` and refused otherwise.
     """
 
     name: str = "syslog"
-    protocol: Literal["udp", "tcp"] = "udp"
+    protocol: Literal["udp", "tcp", "tls"] = "udp"
     host: str = "127.0.0.1"
     port: int = 5514
     framing: Literal["auto", "newline", "octet"] = "auto"
@@ -55,11 +63,21 @@ class SyslogInputConfig:
     timezone: str | None = None
     batch_max: int = 512
     batch_wait_ms: int = 50
+    tls: TlsServerConfig | None = None
 
     def __post_init__(self) -> None:
-        if self.protocol not in ("udp", "tcp"):
+        if self.protocol not in ("udp", "tcp", "tls"):
             raise ValueError(
-                f"syslog input {self.name!r}: protocol must be 'udp' or 'tcp', got {self.protocol!r}"
+                f"syslog input {self.name!r}: protocol must be 'udp' or 'tcp' (or 'tls' with tls settings), "
+                f"got {self.protocol!r}"
+            )
+        if self.protocol == "tls" and self.tls is None:
+            raise ValueError(
+                f"syslog input {self.name!r}: protocol 'tls' needs tls.cert_file and tls.key_file"
+            )
+        if self.protocol != "tls" and self.tls is not None:
+            raise ValueError(
+                f"syslog input {self.name!r}: tls settings given but protocol is {self.protocol!r}, not 'tls'"
             )
         if self.framing not in ("auto", "newline", "octet"):
             raise ValueError(
@@ -146,11 +164,14 @@ class _Common:
         self.ctx = ctx
         self.proto = cfg.protocol
 
-    def records(self, frames: list[bytes], peer: tuple[Any, ...]) -> list[RawRecord]:
+    def records(
+        self, frames: list[bytes], peer: tuple[Any, ...], client_cn: str | None = None
+    ) -> list[RawRecord]:
         now = datetime.now(UTC)
         ip, port = peer[0], peer[1]
         source = f"syslog:{self.proto}:{ip}"
         cfg = self.cfg
+        extra = {"client_cn": client_cn} if client_cn is not None else {}
         return [
             RawRecord(
                 raw=frame,
@@ -164,6 +185,7 @@ class _Common:
                     "peer_port": port,
                     "format": cfg.format,
                     "timezone": cfg.timezone,
+                    **extra,
                 },
             )
             for frame in frames
@@ -200,6 +222,7 @@ class _TcpProtocol(_Common, asyncio.Protocol):
         self.conns = conns
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[Any, ...] = ("unknown", 0)
+        self.client_cn: str | None = None
         self._seen_truncated = 0
         self._seen_errors = 0
 
@@ -209,8 +232,10 @@ class _TcpProtocol(_Common, asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = tuple(peer)
+        if self.proto == "tls":  # called after the handshake: the certificate is verified
+            self.client_cn = peer_common_name(transport.get_extra_info("peercert"))
         self.conns.add(self)
-        self.ctx.count("syslog.tcp.connections")
+        self.ctx.count(f"syslog.{self.proto}.connections")
 
     def data_received(self, data: bytes) -> None:
         self._emit(self.framer.feed(data))
@@ -220,13 +245,13 @@ class _TcpProtocol(_Common, asyncio.Protocol):
     def _emit(self, frames: list[bytes]) -> None:
         f = self.framer
         if f.truncated != self._seen_truncated or f.errors != self._seen_errors:
-            self.ctx.count("syslog.tcp.truncated", f.truncated - self._seen_truncated)
-            self.ctx.count("syslog.tcp.framing_errors", f.errors - self._seen_errors)
+            self.ctx.count(f"syslog.{self.proto}.truncated", f.truncated - self._seen_truncated)
+            self.ctx.count(f"syslog.{self.proto}.framing_errors", f.errors - self._seen_errors)
             self._seen_truncated, self._seen_errors = f.truncated, f.errors
             log.warning("syslog input %s: peer %s: %s", self.cfg.name, self.peer[0], f.last_error)
         if frames:
-            self.ctx.count("syslog.tcp.messages", len(frames))
-            self.batcher.add(self.records(frames, self.peer))
+            self.ctx.count(f"syslog.{self.proto}.messages", len(frames))
+            self.batcher.add(self.records(frames, self.peer, self.client_cn))
 
     def eof_received(self) -> bool | None:
         return None  # close the connection; connection_lost flushes
@@ -239,13 +264,20 @@ class _TcpProtocol(_Common, asyncio.Protocol):
 
 
 class SyslogInput:
-    """A syslog listener (UDP or TCP); see the module docstring."""
+    """A syslog listener (UDP, TCP or TLS); see the module docstring.
+
+    With TLS the certificate files are loaded here, so a bad file fails at build time
+    with a :class:`~collectors.inputs.tls.TlsConfigError` naming the key and the file.
+    """
 
     def __init__(self, config: SyslogInputConfig) -> None:
         self.config = config
         self.name = config.name
         self.ready = threading.Event()
         self.bound_port: int = 0
+        self.ssl_context = (
+            server_context(config.tls, f"syslog input {config.name!r}") if config.tls is not None else None
+        )
 
     def run(self, ctx: InputContext) -> None:
         """Listen until ``ctx.stop`` is set, then flush and return."""
@@ -276,6 +308,8 @@ class SyslogInput:
                     family=family,
                     reuse_address=True,
                     backlog=1024,
+                    ssl=self.ssl_context,
+                    ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if self.ssl_context else None,
                 )
                 self.bound_port = server.sockets[0].getsockname()[1]
         except OSError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collectors.parsers.auditd import AuditdParser
 from collectors.parsers.base import ParseError, Parser
 from collectors.parsers.cef import CefParser
 from collectors.parsers.checkpoint import CheckpointParser
@@ -36,6 +37,7 @@ PARSERS: dict[str, type] = {
     "panos": PanosParser,
     "pfsense": PfsenseParser,
     "iptables": IptablesParser,
+    "auditd": AuditdParser,
     "linux_auth": LinuxAuthParser,
     "syslog": SyslogParser,
 }

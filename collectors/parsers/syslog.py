@@ -13,12 +13,13 @@ Accepted headers, after an optional ``<PRI>``:
 Zoneless timestamps are read in the given ``timezone`` (a zoneinfo name such as
 ``Asia/Ho_Chi_Minh``, ``UTC``, or a fixed offset such as ``-02:00``).
 
-The parser works by slicing strings, with no regular expression, so its cost is
-linear in the line length.
+The parser works by slicing strings (two small regular expressions find the ends of
+STRUCTURED-DATA tokens), so its cost is linear in the line length.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -138,6 +139,23 @@ def _bsd_time(text: str, tzname: str, year: int) -> datetime | None:
     return base + timedelta(minutes=int(mm), seconds=min(int(ss), 59))  # type: ignore[operator]
 
 
+# (text "Mmm dd hh:mm:ss", zone name, year) -> :func:`_bsd_time` of it. Log lines come
+# many to a second, so most lines cost one dict lookup here. Cleared when large.
+_SECOND_CACHE: dict[tuple[str, str, int], datetime | None] = {}
+
+
+def _bsd_second(text: str, tzname: str, year: int) -> datetime | None:
+    """:func:`_bsd_time`, cached per distinct timestamp text."""
+    key = (text, tzname, year)
+    ts = _SECOND_CACHE.get(key, _NO_HIT)
+    if ts is _NO_HIT:
+        ts = _bsd_time(text, tzname, year)
+        if len(_SECOND_CACHE) > 16384:
+            _SECOND_CACHE.clear()
+        _SECOND_CACHE[key] = ts
+    return ts  # type: ignore[return-value]
+
+
 def _infer_bsd(text: str, tzname: str, reference: datetime) -> datetime:
     """Place a year-less ``Mmm dd hh:mm:ss`` near ``reference`` (the receive time).
 
@@ -146,7 +164,7 @@ def _infer_bsd(text: str, tzname: str, reference: datetime) -> datetime:
     day of the reference (a 1 January line received on 31 December with clock skew).
     """
     year = reference.year
-    ts = _bsd_time(text, tzname, year)
+    ts = _bsd_second(text, tzname, year)
     if ts is None:
         # 29 February outside a leap year, or a bad field.
         for back in (1, 2, 3, 4):
@@ -155,10 +173,10 @@ def _infer_bsd(text: str, tzname: str, reference: datetime) -> datetime:
                 return ts
         raise _err(f"bad RFC 3164 timestamp {text!r}", "timestamp")
     if ts - reference > _FUTURE_TOLERANCE:
-        prev = _bsd_time(text, tzname, year - 1)
+        prev = _bsd_second(text, tzname, year - 1)
         return prev if prev is not None else ts
     if text[0:3] == "Jan" and reference.month == 12:
-        nxt = _bsd_time(text, tzname, year + 1)
+        nxt = _bsd_second(text, tzname, year + 1)
         if nxt is not None and nxt - reference <= _FUTURE_TOLERANCE:
             return nxt
     return ts
@@ -195,6 +213,10 @@ def _nil(token: str) -> str | None:
     return None if token == "-" else token
 
 
+_SD_ID_END = re.compile(r"[ \]]")
+_SD_VALUE_END = re.compile(r'["\\]')
+
+
 def _parse_sd(text: str, pos: int) -> tuple[dict[str, dict[str, str]], int]:
     """Parse RFC 5424 STRUCTURED-DATA starting at ``pos``; returns (data, next index)."""
     if text.startswith("-", pos):
@@ -202,9 +224,8 @@ def _parse_sd(text: str, pos: int) -> tuple[dict[str, dict[str, str]], int]:
     sd: dict[str, dict[str, str]] = {}
     n = len(text)
     while pos < n and text[pos] == "[":
-        end_id = pos + 1
-        while end_id < n and text[end_id] not in " ]":
-            end_id += 1
+        m = _SD_ID_END.search(text, pos + 1)
+        end_id = m.start() if m else n
         sd_id = text[pos + 1 : end_id]
         if not sd_id or end_id >= n:
             raise _err(f"bad SD-ELEMENT at column {pos}: no SD-ID or unterminated", "structured_data")
@@ -221,9 +242,8 @@ def _parse_sd(text: str, pos: int) -> tuple[dict[str, dict[str, str]], int]:
             chunks: list[str] = []
             start = i
             while True:
-                j = i
-                while j < n and text[j] not in '"\\':
-                    j += 1
+                m = _SD_VALUE_END.search(text, i)
+                j = m.start() if m else n
                 if j >= n:
                     raise _err(f"unterminated SD-PARAM value for {name!r}", "structured_data")
                 if text[j] == "\\":
@@ -378,17 +398,23 @@ def record_timezone(record: RawRecord, default: str) -> str:
     return tz if tz else default
 
 
-_TS_TEXT: dict[datetime, str] = {}
+# Whole second (aware datetime) -> "YYYY-MM-DDTHH:MM:SS." in UTC, as format_ts writes it.
+_TS_SECOND: dict[datetime, str] = {}
 
 
 def format_ts_cached(ts: datetime) -> str:
-    """:func:`soc.event.format_ts` with a small cache (log lines share seconds)."""
-    text = _TS_TEXT.get(ts)
-    if text is None:
-        if len(_TS_TEXT) > 4096:
-            _TS_TEXT.clear()
-        text = _TS_TEXT[ts] = format_ts(ts)
-    return text
+    """:func:`soc.event.format_ts`, with the text of each second cached (log lines
+    share seconds); the fraction is appended as ``format_ts`` writes it."""
+    us = ts.microsecond
+    second = ts.replace(microsecond=0) if us else ts
+    prefix = _TS_SECOND.get(second)
+    if prefix is None:
+        if len(_TS_SECOND) > 4096:
+            _TS_SECOND.clear()
+        prefix = _TS_SECOND[second] = format_ts(second)[:-4]  # drop "000Z"
+    if us % 1000:
+        return f"{prefix}{us:06d}Z"
+    return f"{prefix}{us // 1000:03d}Z"
 
 
 def base_event(msg: SyslogMessage) -> Event:

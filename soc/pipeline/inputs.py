@@ -31,5 +31,9 @@ def build_input(settings: SyslogInputSettings | FileInputSettings) -> Input:
             start_at=settings.start_at,
             format=settings.format,
             timezone=settings.timezone,
+            multiline=settings.multiline,
+            multiline_pattern=settings.multiline_pattern,
+            multiline_max_lines=settings.multiline_max_lines,
+            multiline_flush_s=settings.multiline_flush_s,
         )
     )
