@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # logger (bsdutils) is a real syslog sender for the collector tests; openssl makes
-# the TLS certificates of the forwarding tests.
-DEBIAN_PACKAGES="bsdutils openssl"
+# the TLS certificates of the forwarding tests; softflowd exports NetFlow from pcaps.
+DEBIAN_PACKAGES="bsdutils openssl softflowd"
 python3 -c 'import venv, ensurepip' 2>/dev/null || DEBIAN_PACKAGES="$DEBIAN_PACKAGES python3-venv"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "SOC__"
 SeverityName = Literal["informational", "low", "medium", "high", "critical"]
@@ -110,16 +110,69 @@ class StoreConfig(_Section):
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
 
 
+class TlsServerSettings(_Section):
+    """``tls`` of a network input: PEM files (relative paths are relative to the config
+    file). TLS 1.2 at least; with ``ca_file`` client certificates are verified (and
+    required with ``require_client_cert``)."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str | None = None
+    require_client_cert: bool = False
+    min_version: Literal["1.2", "1.3"] = "1.2"
+
+    @model_validator(mode="after")
+    def _ca_for_clients(self) -> TlsServerSettings:
+        if self.require_client_cert and not self.ca_file:
+            raise ValueError("require_client_cert needs ca_file (the CA that signs the client certificates)")
+        return self
+
+
 class SyslogInputSettings(_Section):
     type: Literal["syslog"]
     name: str
-    protocol: Literal["udp", "tcp"] = "udp"
+    protocol: Literal["udp", "tcp", "tls"] = "udp"
     host: str = "127.0.0.1"
     port: int = Field(5514, ge=0, le=65535)
     framing: Literal["auto", "newline", "octet"] = "auto"
     max_message_bytes: int = Field(65536, ge=256)
     format: str | None = None
     timezone: str | None = None
+    tls: TlsServerSettings | None = None
+    """Required with ``protocol: tls`` (RFC 5425), refused otherwise."""
+
+    @model_validator(mode="after")
+    def _tls_matches_protocol(self) -> SyslogInputSettings:
+        if self.protocol == "tls" and self.tls is None:
+            raise ValueError("protocol tls needs a tls section (cert_file, key_file)")
+        if self.protocol != "tls" and self.tls is not None:
+            raise ValueError(f"tls is only for protocol tls, not {self.protocol}")
+        return self
+
+
+class HttpSourceSettings(_Section):
+    """A sender of the HTTP intake; its token is in the environment variable ``token_env``
+    (never in this file)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    format: str | None = None
+    """Parser of this sender's documents; none: detected per document."""
+
+
+class HttpInputSettings(_Section):
+    """``type: http``: JSON / NDJSON documents POSTed by agents, one token per source."""
+
+    type: Literal["http"]
+    name: str
+    host: str = "127.0.0.1"
+    port: int = Field(8088, ge=0, le=65535)
+    path: str = Field("/ingest", pattern=r"^/")
+    sources: list[HttpSourceSettings] = Field(min_length=1)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    accept_timeout_s: float = Field(30.0, gt=0)
+    """How long a request waits for the pipeline before a 503 (nothing accepted)."""
+    tls: TlsServerSettings | None = None
 
 
 class FileInputSettings(_Section):
@@ -139,7 +192,37 @@ class FileInputSettings(_Section):
     multiline_flush_s: float = Field(1.0, gt=0)
 
 
-InputSettings = Annotated[SyslogInputSettings | FileInputSettings, Field(discriminator="type")]
+class NetflowInputSettings(_Section):
+    """NetFlow v5/v9 and IPFIX over UDP, with a template cache per exporter."""
+
+    type: Literal["netflow"]
+    name: str
+    host: str = "127.0.0.1"
+    port: int = Field(2055, ge=0, le=65535)
+    max_pending: int = Field(1024, ge=1)
+    """Data sets held while their template has not arrived."""
+    pending_ttl_s: float = Field(120.0, gt=0)
+    batch_max: int = Field(512, ge=1)
+    batch_wait_ms: int = Field(200, ge=1)
+    receive_buffer_bytes: int = Field(4 * 1024 * 1024, ge=65536)
+
+
+class PcapInputSettings(_Section):
+    """Live capture on an interface (needs root or CAP_NET_RAW; off unless ``live``)."""
+
+    type: Literal["pcap"]
+    name: str
+    interface: str
+    live: bool = False
+    bpf_filter: str | None = None
+    idle_timeout_s: float = Field(60.0, gt=0)
+    max_flows: int = Field(100_000, ge=1)
+
+
+InputSettings = Annotated[
+    SyslogInputSettings | FileInputSettings | HttpInputSettings | NetflowInputSettings | PcapInputSettings,
+    Field(discriminator="type"),
+]
 
 
 class SigmaConfig(_Section):
@@ -292,7 +375,7 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
         for part in err["loc"]:
             if isinstance(part, int):
                 key += f"[{part}]"
-            elif part in ("syslog", "file") and key.endswith("]"):
+            elif part in ("syslog", "file", "netflow", "pcap", "http") and key.endswith("]"):
                 continue  # the discriminator tag pydantic adds to the path
             else:
                 key += f".{part}" if key else str(part)

@@ -9,10 +9,12 @@ backlog) are exposed with :meth:`Metrics.gauge_callback`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 _STORE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -117,3 +119,20 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of every metric: ``(body, content_type)``."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def counter_dict(self, name: str, documentation: str, func: Callable[[], Mapping[str, float]]) -> None:
+        """Expose a dict of monotonic counts read by ``func`` at every scrape as one
+        counter family ``<namespace>_<name>_total{counter="<key>"}`` (the inputs'
+        own counters: ``syslog.udp.dropped``, ``netflow.pending_expired``, ...)."""
+        self.registry.register(_DictCollector(f"{self.namespace}_{name}", documentation, func))
+
+
+class _DictCollector(Collector):
+    def __init__(self, name: str, documentation: str, func: Callable[[], Mapping[str, float]]) -> None:
+        self._name, self._doc, self._func = name, documentation, func
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._doc, labels=["counter"])
+        for key, value in sorted(dict(self._func()).items()):
+            family.add_metric([key], float(value))
+        yield family

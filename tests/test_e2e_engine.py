@@ -131,6 +131,8 @@ def test_metrics_and_health(engine: EngineProcess) -> None:
         assert name in metrics, name
     health = engine.health()
     assert health["status"] == "ok"
+    assert health["input_counters"], "the inputs' own counters are reported"
+    assert 'soc_input_counter_total{counter="' in metrics
 
 
 def test_second_engine_on_same_data_dir_is_refused(engine: EngineProcess, data_dir: Path) -> None:

@@ -182,7 +182,7 @@ def test_syslog_parser_bad_meta_timezone_is_parse_error():
 
 def test_registry_and_detection():
     assert {"linux_auth", "syslog"} <= set(PARSERS)
-    assert list(PARSERS)[-2:] == ["linux_auth", "syslog"], "generic syslog parsers are detected last"
+    assert list(PARSERS)[-1] == "syslog", "the generic syslog parser is detected last"
     assert get_parser("syslog", timezone="UTC").timezone == "UTC"
     with pytest.raises(ValueError, match=r"known parsers are .*linux_auth"):
         get_parser("nope")

@@ -21,8 +21,8 @@ always waits for it, so a 503 means nothing was accepted: a retry duplicates not
 
 Each object becomes a :class:`~soc.event.RawRecord`: ``raw`` the object's JSON bytes
 (an NDJSON line as sent), ``source`` ``http:<source name>``, ``position`` -1 (the spool
-assigns one), ``meta`` ``input: http``, ``transport`` ``http``/``https``, ``peer``,
-``format`` (the source's configured parser, or ``None`` to detect it).
+assigns one), ``meta`` ``input: http``, ``peer``, ``format`` (the source's configured
+parser, or ``None`` to detect it); events get ``input.type: http``.
 
 Counters: ``http.requests``, ``http.records``, ``http.unauthorized``,
 ``http.rejected`` (400/413/415), ``http.busy`` (503), ``http.accept_errors``.
@@ -171,11 +171,10 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 class _IntakeApp:
     """The ASGI application: one route, no framework routing needed."""
 
-    def __init__(self, cfg: HttpInputConfig, sources: list[_Source], ctx: InputContext, tls: bool) -> None:
+    def __init__(self, cfg: HttpInputConfig, sources: list[_Source], ctx: InputContext) -> None:
         self.cfg = cfg
         self.sources = sources
         self.ctx = ctx
-        self.transport = "https" if tls else "http"
         self.slot = asyncio.Semaphore(1)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"http-{cfg.name}-accept")
 
@@ -254,7 +253,7 @@ class _IntakeApp:
 
     def _records(self, docs: list[bytes], source: _Source, peer: str) -> list[RawRecord]:
         now = datetime.now(UTC)
-        meta = {"input": "http", "transport": self.transport, "peer": peer, "format": source.format}
+        meta = {"input": "http", "peer": peer, "format": source.format}
         name = f"http:{source.name}"
         return [RawRecord(raw=doc, source=name, position=-1, received=now, meta=dict(meta)) for doc in docs]
 
@@ -318,7 +317,7 @@ class HttpInput:
         cfg = self.config
         sock = self._bind()
         self.bound_port = sock.getsockname()[1]
-        app = _IntakeApp(cfg, self._sources, ctx, tls=self.ssl_context is not None)
+        app = _IntakeApp(cfg, self._sources, ctx)
         server_cfg = uvicorn.Config(
             app,
             log_level="warning",

@@ -60,7 +60,9 @@ class NetflowInputConfig:
             if getattr(self, key) < 1:
                 raise ValueError(f"netflow input {self.name!r}: {key} must be >= 1, got {getattr(self, key)}")
         if self.pending_ttl_s <= 0:
-            raise ValueError(f"netflow input {self.name!r}: pending_ttl_s must be > 0, got {self.pending_ttl_s}")
+            raise ValueError(
+                f"netflow input {self.name!r}: pending_ttl_s must be > 0, got {self.pending_ttl_s}"
+            )
 
 
 def flow_records(flows: list[dict], peer: str, peer_port: int, received: datetime) -> list[RawRecord]:
@@ -135,7 +137,9 @@ class NetflowInput:
             try:
                 sock.bind((cfg.host, cfg.port))
             except OSError as exc:
-                raise OSError(f"netflow input {cfg.name!r}: cannot bind udp {cfg.host}:{cfg.port}: {exc}") from exc
+                raise OSError(
+                    f"netflow input {cfg.name!r}: cannot bind udp {cfg.host}:{cfg.port}: {exc}"
+                ) from exc
             sock.settimeout(_POLL_S)
             self.bound_port = sock.getsockname()[1]
             self.ready.set()

@@ -122,13 +122,15 @@ _IANA = """
 293 subTemplateMultiList o|294 bgpValidityState|295 IPSecSPI|296 greKey|297 natType|298 initiatorPackets
 299 responderPackets|300 observationDomainName s|301 selectionSequenceId|302 selectorId
 303 informationElementId|304 selectorAlgorithm|305 samplingPacketInterval|306 samplingPacketSpace
-307 samplingTimeInterval|308 samplingTimeSpace|309 samplingSize|310 samplingPopulation|311 samplingProbability f
-312 dataLinkFrameSize|313 ipHeaderPacketSection o|314 ipPayloadPacketSection o|315 dataLinkFrameSection o
+307 samplingTimeInterval|308 samplingTimeSpace|309 samplingSize|310 samplingPopulation
+311 samplingProbability f|312 dataLinkFrameSize|313 ipHeaderPacketSection o
+314 ipPayloadPacketSection o|315 dataLinkFrameSection o
 316 mplsLabelStackSection o|317 mplsPayloadPacketSection o|318 selectorIdTotalPktsObserved
 319 selectorIdTotalPktsSelected|320 absoluteError f|321 relativeError f|322 observationTimeSeconds ds
 323 observationTimeMilliseconds dm|324 observationTimeMicroseconds du|325 observationTimeNanoseconds dn
-326 digestHashValue|327 hashIPPayloadOffset|328 hashIPPayloadSize|329 hashOutputRangeMin|330 hashOutputRangeMax
-331 hashSelectedRangeMin|332 hashSelectedRangeMax|333 hashDigestOutput b|334 hashInitialiserValue
+326 digestHashValue|327 hashIPPayloadOffset|328 hashIPPayloadSize|329 hashOutputRangeMin
+330 hashOutputRangeMax|331 hashSelectedRangeMin|332 hashSelectedRangeMax|333 hashDigestOutput b
+334 hashInitialiserValue
 335 selectorName s|336 upperCILimit f|337 lowerCILimit f|338 confidenceLevel f|339 informationElementDataType
 340 informationElementDescription s|341 informationElementName s|342 informationElementRangeBegin
 343 informationElementRangeEnd|344 informationElementSemantics|345 informationElementUnits
@@ -370,6 +372,7 @@ class NetflowDecoder:
     counters: dict[str, int] = field(default_factory=dict)
     last_partial: list[Flow] = field(default_factory=list)
     _pending: OrderedDict[tuple[TemplateKey, int], _Pending] = field(default_factory=OrderedDict)
+    _init_times: dict[tuple[str, int], str] = field(default_factory=dict)
     _pending_seq: int = 0
 
     def count(self, name: str, n: int = 1) -> None:
@@ -414,7 +417,7 @@ class NetflowDecoder:
     def _v5(self, packet: bytes, exporter: str, out: list[Flow]) -> None:
         if len(packet) < 24:
             raise NetflowDecodeError(f"NetFlow v5 header needs 24 bytes, packet has {len(packet)}")
-        _, count, uptime, secs, nsecs, seq, engine_type, engine_id, sampling = self._V5_HEADER.unpack_from(
+        _, count, uptime, secs, _nsecs, seq, engine_type, engine_id, sampling = self._V5_HEADER.unpack_from(
             packet
         )
         if not 1 <= count <= 30:
@@ -471,14 +474,23 @@ class NetflowDecoder:
             raise NetflowDecodeError(f"IPFIX message header needs 16 bytes, packet has {len(packet)}")
         _, length, secs, seq, domain = struct.unpack_from(">HHIII", packet)
         if length < 16 or length > len(packet):
-            raise NetflowDecodeError(f"IPFIX message length {length} does not fit the {len(packet)}-byte packet")
+            raise NetflowDecodeError(
+                f"IPFIX message length {length} does not fit the {len(packet)}-byte packet"
+            )
         header = _Header(10, exporter, domain, secs, 0, seq)
         self._sets(packet[:length], 16, header, out, template_set=2, options_set=3)
 
     # --- sets ---------------------------------------------------------------------------------------
 
     def _sets(
-        self, packet: bytes, pos: int, header: _Header, out: list[Flow], *, template_set: int, options_set: int
+        self,
+        packet: bytes,
+        pos: int,
+        header: _Header,
+        out: list[Flow],
+        *,
+        template_set: int,
+        options_set: int,
     ) -> None:
         v9 = header.version == 9
         end = len(packet)
@@ -557,7 +569,9 @@ class NetflowDecoder:
                         raise NetflowDecodeError(f"v9 template {tid}: variable-length field {fid}")
                     specs.append(_spec(fid, flen, pen, v9=v9))
                 if scope > len(specs):
-                    raise NetflowDecodeError(f"options template {tid}: scope count {scope} > {len(specs)} fields")
+                    raise NetflowDecodeError(
+                        f"options template {tid}: scope count {scope} > {len(specs)} fields"
+                    )
             if tid < 256:
                 raise NetflowDecodeError(f"template id {tid} is reserved (must be >= 256)")
             template = Template(tid, tuple(specs), scope, options)
@@ -580,6 +594,9 @@ class NetflowDecoder:
 
     def _data(self, template: Template, body: bytes, header: _Header, out: list[Flow]) -> None:
         exp = header.exporter_obj()
+        init = self._init_times.get((header.exporter, header.domain))
+        if init is not None:  # announced in an options record: flow sysUpTimes count from it
+            exp["system_init_time"] = init
         minimum = template.min_record_length
         if minimum == 0:
             return  # a template of zero-length fields carries no records
@@ -615,6 +632,10 @@ class NetflowDecoder:
             self.count("options")
             names = [f.name for f in template.fields]
             scope_names = set(names[: template.scope_count])
+            init = record.get("system_init_time_milliseconds")
+            if isinstance(init, str):
+                address = exp["address"], int(exp["source_id"])
+                self._init_times[address] = init
             return {
                 "type": "netflow_options",
                 "exporter": exp,

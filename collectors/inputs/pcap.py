@@ -241,7 +241,9 @@ class FlowTable:
     def sweep(self, now: float) -> list[tuple[int, dict[str, Any]]]:
         """End the flows idle for ``idle_timeout`` seconds before ``now`` (packet time)."""
         limit, closed = now - self.idle_timeout, now - CLOSE_GRACE_S
-        done = [(k, f.closing) for k, f in self.flows.items() if f.last < limit or (f.closing and f.last < closed)]
+        done = [
+            (k, f.closing) for k, f in self.flows.items() if f.last < limit or (f.closing and f.last < closed)
+        ]
         return [self._end(k, "fin" if closing else "idle") for k, closing in done]
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
@@ -308,8 +310,14 @@ def dns_record(msg: Any) -> dict[str, Any]:
         data = getattr(rr, "rdata", None)
         if isinstance(data, list):
             data = " ".join(_text(d) for d in data)
-        answers.append({"name": _name(rr.rrname), "type": dnstypes.get(rtype, str(rtype)),
-                        "ttl": int(getattr(rr, "ttl", 0) or 0), "data": _name(data) if data is not None else ""})  # fmt: skip
+        answers.append(
+            {
+                "name": _name(rr.rrname),
+                "type": dnstypes.get(rtype, str(rtype)),
+                "ttl": int(getattr(rr, "ttl", 0) or 0),
+                "data": _name(data) if data is not None else "",
+            }
+        )
     if answers:
         rec["answers"] = answers
     return rec
@@ -323,7 +331,10 @@ def _records(
 ) -> Iterator[RawRecord]:
     for position, rec in pairs:
         yield RawRecord(
-            raw=json.dumps(rec, separators=(",", ":")).encode(), source=source, position=position, meta=dict(meta)
+            raw=json.dumps(rec, separators=(",", ":")).encode(),
+            source=source,
+            position=position,
+            meta=dict(meta),
         )
 
 
@@ -391,7 +402,9 @@ class PcapInputConfig:
         if not self.interface:
             raise ValueError(f"pcap input {self.name!r}: interface must be set")
         if self.idle_timeout_s <= 0:
-            raise ValueError(f"pcap input {self.name!r}: idle_timeout_s must be > 0, got {self.idle_timeout_s}")
+            raise ValueError(
+                f"pcap input {self.name!r}: idle_timeout_s must be > 0, got {self.idle_timeout_s}"
+            )
         if self.max_flows < 1 or self.batch_wait_ms < 1:
             raise ValueError(f"pcap input {self.name!r}: max_flows and batch_wait_ms must be >= 1")
 

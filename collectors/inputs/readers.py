@@ -13,6 +13,7 @@ from pathlib import Path
 from collectors.inputs.evtx import EvtxReader, is_evtx
 from collectors.inputs.file import read_records
 from collectors.inputs.multiline import make_assembler
+from collectors.inputs.pcap import is_pcap, read_pcap_records
 from collectors.parsers.zeek.tsv import read_zeek_tsv
 from soc.event import RawRecord
 
@@ -20,7 +21,7 @@ ZEEK_TSV_MAGIC = b"#separator"
 
 
 class FileReader:
-    """The records of one file. ``kind`` is ``evtx``, ``zeek_tsv`` or ``lines``;
+    """The records of one file. ``kind`` is ``evtx``, ``pcap``, ``zeek_tsv`` or ``lines``;
     ``errors`` lists what could not be read (corrupt EVTX chunks), after iteration.
     ``multiline`` (``none``, ``continuation``, ``audit_serial``) joins the lines of a
     ``lines`` file into records (see :mod:`collectors.inputs.multiline`)."""
@@ -43,6 +44,8 @@ class FileReader:
         self.errors: list[str] = []
         if is_evtx(self.path):
             self.kind = "evtx"
+        elif is_pcap(self.path):
+            self.kind = "pcap"
         else:
             with open(self.path, "rb") as fh:
                 head = fh.read(len(ZEEK_TSV_MAGIC))
@@ -57,6 +60,8 @@ class FileReader:
                 self.errors = [str(e) for e in reader.errors]
         elif self.kind == "zeek_tsv":
             yield from read_zeek_tsv(self.path)
+        elif self.kind == "pcap":
+            yield from read_pcap_records(self.path)
         else:
             yield from read_records(
                 self.path,

@@ -18,14 +18,19 @@ from collectors.parsers.fortigate import FortigateParser
 from collectors.parsers.iptables import IptablesParser
 from collectors.parsers.leef import LeefParser
 from collectors.parsers.linux_auth import LinuxAuthParser
+from collectors.parsers.netflow import NetflowParser
+from collectors.parsers.packet import PacketParser
 from collectors.parsers.panos import PanosParser
 from collectors.parsers.pfsense import PfsenseParser
 from collectors.parsers.suricata import SuricataParser
 from collectors.parsers.syslog import SyslogParser
+from collectors.parsers.weblog import WebAccessParser
 from collectors.parsers.windows import WindowsParser
 from collectors.parsers.zeek import ZeekParser
 
 PARSERS: dict[str, type] = {
+    "netflow": NetflowParser,
+    "packet": PacketParser,
     "windows": WindowsParser,
     "suricata": SuricataParser,
     "zeek": ZeekParser,
@@ -39,6 +44,7 @@ PARSERS: dict[str, type] = {
     "iptables": IptablesParser,
     "auditd": AuditdParser,
     "linux_auth": LinuxAuthParser,
+    "weblog": WebAccessParser,
     "syslog": SyslogParser,
 }
 """Parser classes by registry name, most specific first (the order of detection)."""

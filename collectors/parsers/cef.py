@@ -17,6 +17,7 @@ Both passes are single left-to-right scans: linear in the line length.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -32,7 +33,7 @@ from collectors.parsers.fwcommon import (
     put,
 )
 from collectors.parsers.syslog import format_ts_cached, parse_syslog, record_timezone, resolve_timezone
-from soc.event import Event, RawRecord, format_ts
+from soc.event import Event, RawRecord
 
 PARSER_NAME = "cef"
 _MAX_LINE = 65536
@@ -254,6 +255,9 @@ def _err(reason: str, fld: str) -> ParseError:
 def split_header(text: str) -> tuple[list[str], str]:
     """Split ``Version|...|Severity|Extension`` (after ``CEF:``) into 7 unescaped header
     fields and the raw extension. Raises :class:`ParseError` when a field is missing."""
+    parts = text.split("|", 7)
+    if len(parts) == 8 and "\\" not in text[: len(text) - len(parts[7])]:
+        return parts[:7], parts[7]  # no escapes in the header: a plain split says the same
     fields: list[str] = []
     buf: list[str] = []
     i, n = 0, len(text)
@@ -290,8 +294,12 @@ def split_header(text: str) -> tuple[list[str], str]:
     return fields, text[i:]
 
 
+_KEY = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
+
+
 def _valid_key(key: str) -> bool:
-    return bool(key) and all(c.isalnum() or c in "_.-[]" for c in key) and key.isascii()
+    """A non-empty run of ASCII letters, digits and ``_.-[]``."""
+    return _KEY.fullmatch(key) is not None
 
 
 def _unescape(value: str) -> str:
@@ -311,9 +319,31 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
+# Each '=' with the run of characters other than ' ' and '=' before it, that run starting
+# after a space, an '=' or the line start (possessive and anchored: linear time).
+_EQ_WORD = re.compile(r"(?:^|(?<=[ =]))([^ =]*+)=")
+
+
+def _parse_plain_extension(text: str) -> dict[str, str]:
+    """:func:`parse_extension` of a text without backslashes: every '=' is a separator
+    candidate, so one regex scan finds the keys."""
+    starts = [(m.start(1), m.end(1), m.group(1)) for m in _EQ_WORD.finditer(text)]
+    starts = [s for s in starts if _valid_key(s[2])]
+    if not starts and text.strip():
+        raise _err(f"CEF extension without key=value pairs: {text[:40]!r}", "extension")
+    out: dict[str, str] = {}
+    last = len(starts) - 1
+    for k, (_, eq, key) in enumerate(starts):
+        end = starts[k + 1][0] - 1 if k < last else len(text)
+        out[key] = text[eq + 1 : end].strip(" ") if end > eq + 1 else ""
+    return out
+
+
 def parse_extension(text: str) -> dict[str, str]:
     """``key=value key2=value with spaces`` to a dict of unescaped values (linear scan)."""
     # Positions of unescaped '=' whose preceding word is a valid key.
+    if "\\" not in text:
+        return _parse_plain_extension(text)
     starts: list[tuple[int, int, str]] = []  # (key start, '=' index, key)
     n = len(text)
     floor = 0  # a key cannot reach back past the previous '='
@@ -393,7 +423,7 @@ def _typed(name: str, value: str, tz: Any) -> Any:
         return ip_or_none(value) or value
     if name in _TIMES:
         ts = parse_cef_time(value, tz)
-        return format_ts(ts) if ts else value
+        return format_ts_cached(ts) if ts else value
     return value
 
 

@@ -139,17 +139,31 @@ def add_related(event: Event, kind: str, value: Any) -> None:
         values.append(value)
 
 
+# Dotted path -> (its parents, its leaf): parsers write the same few hundred paths.
+_PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
+
+
+def _split_path(path: str) -> tuple[tuple[str, ...], str]:
+    split = _PATHS.get(path)
+    if split is None:
+        parts = path.split(".")
+        split = (tuple(parts[:-1]), parts[-1])
+        if len(_PATHS) < 4096:  # paths are code constants; bound it against data-made ones
+            _PATHS[path] = split
+    return split
+
+
 def put(node: dict[str, Any], path: str, value: Any) -> None:
     """Set a dotted path in a nested dict, skipping ``None`` and empty strings."""
     if value is None or value == "":
         return
-    parts = path.split(".")
-    for part in parts[:-1]:
+    parents, leaf = _split_path(path)
+    for part in parents:
         child = node.get(part)
-        if not isinstance(child, dict):
+        if child.__class__ is not dict and not isinstance(child, dict):
             child = node[part] = {}
         node = child
-    node[parts[-1]] = value
+    node[leaf] = value
 
 
 def epoch_to_ts(text: str) -> str | None:

@@ -56,9 +56,9 @@ def _time(nf: dict[str, Any], base: datetime | None, which: str) -> datetime | N
             return parse_ts(value)
     uptime = nf.get(f"flow_{which}_sys_up_time")
     exporter = nf.get("exporter") or {}
-    if isinstance(uptime, int) and base is not None and exporter.get("uptime_millis"):
-        return base - timedelta(milliseconds=exporter["uptime_millis"] - uptime)
-    init = nf.get("system_init_time_milliseconds")
+    if isinstance(uptime, int) and base is not None and exporter.get("version") in (5, 9):
+        return base - timedelta(milliseconds=int(exporter.get("uptime_millis") or 0) - uptime)
+    init = nf.get("system_init_time_milliseconds") or exporter.get("system_init_time")
     if isinstance(uptime, int) and isinstance(init, str):
         return parse_ts(init) + timedelta(milliseconds=uptime)
     return None

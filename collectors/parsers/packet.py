@@ -55,7 +55,9 @@ class PacketParser:
         try:
             rec = json.loads(record.raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ParseError(f"not a packet summary (JSON): {exc}", parser=self.name, field="message") from exc
+            raise ParseError(
+                f"not a packet summary (JSON): {exc}", parser=self.name, field="message"
+            ) from exc
         if not isinstance(rec, dict):
             raise ParseError("not a packet summary: not a JSON object", parser=self.name)
         kind = rec.get("kind")

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from collectors.parsers.base import ParseError
 from soc.event import Event, RawRecord, format_ts
 
@@ -429,6 +431,16 @@ def _split_url(raw: str) -> dict[str, Any]:
     return out
 
 
+def _loads(raw: bytes) -> Any:
+    """``json.loads(raw)``, via orjson when it accepts the text (same result, several times
+    faster); what orjson refuses (a BOM, NaN, lone surrogates, ...) goes to ``json`` so
+    that results and errors stay exactly those of ``json.loads``."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 @dataclass
 class SuricataParser:
     """Parser for Suricata EVE JSON lines."""
@@ -443,7 +455,7 @@ class SuricataParser:
 
     def parse(self, record: RawRecord) -> list[Event]:
         try:
-            obj = json.loads(record.raw)
+            obj = _loads(record.raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"not valid JSON: {exc}", parser=self.name, field="message") from None
         if not isinstance(obj, dict):

@@ -8,9 +8,10 @@ Common is ``%h %l %u %t "%r" %>s %b``; combined adds ``"%{Referer}i" "%{User-Age
 vhost-combined puts ``%v:%p`` in front. Anything after the user agent (Nginx's
 ``"$http_x_forwarded_for"`` and the like) is ignored. ``@timestamp`` honours the line's
 offset (a line without one is read in the record's zone). ``event.outcome`` is
-``failure`` for status >= 400. The line is read by a left-to-right tokenizer (quoted
-fields with backslash escapes, one bracketed time), linear in its length; anything that
-is not this shape raises :class:`ParseError`.
+``failure`` for status >= 400. ``event.module`` is ``nginx`` or ``apache`` when the file
+path names the server, else ``weblog`` (the formats are the same). The line is read by a
+left-to-right tokenizer (quoted fields with backslash escapes, one bracketed time), linear
+in its length; anything that is not this shape raises :class:`ParseError`.
 """
 
 from __future__ import annotations
@@ -148,8 +149,13 @@ def parse_time(text: str, default_tz: str) -> datetime:
         tz = resolve_timezone(default_tz)
     try:
         return datetime(
-            int(stamp[7:11]), month, int(stamp[0:2]), int(stamp[12:14]), int(stamp[15:17]),
-            int(stamp[18:20]), tzinfo=tz,
+            int(stamp[7:11]),
+            month,
+            int(stamp[0:2]),
+            int(stamp[12:14]),
+            int(stamp[15:17]),
+            int(stamp[18:20]),
+            tzinfo=tz,
         )
     except ValueError as exc:
         raise _err(f"bad time {text!r}: {exc}", "timestamp") from None
@@ -186,6 +192,17 @@ def _request(event: Event, request: str) -> None:
                 _put(event, "url.extension", ext.lower())
     if sep and query:
         _put(event, "url.query", query)
+
+
+def _module(record: RawRecord) -> str:
+    """``nginx`` or ``apache`` (Filebeat's module names) when the source path says which
+    server wrote the file (``/var/log/nginx/``, ``/var/log/apache2/``, ``httpd``), else ``weblog``."""
+    where = (record.meta.get("path") or record.source or "").lower()
+    if "nginx" in where:
+        return "nginx"
+    if "apache" in where or "httpd" in where:
+        return "apache"
+    return "weblog"
 
 
 @dataclass
@@ -231,12 +248,13 @@ class WebAccessParser:
             if not cur.at_end() and cur.peek_quote():
                 agent = cur.quoted("user_agent.original")
 
+        module = _module(record)
         event: Event = {
             "@timestamp": format_ts_cached(when),
             "event": {
                 "kind": "event",
-                "module": "weblog",
-                "dataset": "weblog.access",
+                "module": module,
+                "dataset": f"{module}.access",
                 "category": ["web"],
                 "type": ["access"],
                 "outcome": "failure" if status >= 400 else "success",

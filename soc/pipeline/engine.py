@@ -538,6 +538,12 @@ class Engine:
         m.spool_backlog_bytes.set_function(lambda: self.spool.backlog()[1])
         m.queue_depth.labels(queue="parse").set_function(self._parse_q_size)
         m.queue_depth.labels(queue="write").set_function(self._write_q_size)
+        m.counter_dict(
+            "input_counter", "Counts kept by the inputs (drops, connections, ...).", self._input_counts
+        )
+
+    def _input_counts(self) -> dict[str, int]:
+        return dict(self.counters.inputs)
 
     def _parse_q_size(self) -> int:
         return self._parse_q.qsize()
@@ -550,7 +556,7 @@ class Engine:
         self.inputs = (
             list(self._inputs_override)
             if self._inputs_override is not None
-            else [build_input(cfg) for cfg in self.settings.inputs]
+            else [build_input(cfg, self.config.resolve) for cfg in self.settings.inputs]
         )
         checkpoints = self._checkpoints_override or StateCheckpoints(self.state)
         for source in self.inputs:
@@ -624,6 +630,7 @@ class Engine:
             "events_stored": c.stored,
             "dead_letters": c.dead_letters,
             "store_errors": c.store_errors,
+            "input_counters": dict(c.inputs),
             "inputs": [
                 {
                     "name": i.name,

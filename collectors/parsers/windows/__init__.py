@@ -11,6 +11,9 @@ common fields only.
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import orjson
 
 from collectors.parsers.base import ParseError
 from collectors.parsers.windows.common import base_event
@@ -48,6 +51,16 @@ def to_ecs(w: WinEvent) -> Event:
     return ev
 
 
+def _loads(raw: bytes) -> Any:
+    """``json.loads(raw)``, via orjson when it accepts the text (same result, several times
+    faster); what orjson refuses (a BOM, NaN, lone surrogates, ...) goes to ``json`` so
+    that results and errors stay exactly those of ``json.loads``."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 class WindowsParser:
     """One Windows event (JSON, any known shape) per record -> one ECS event."""
 
@@ -70,7 +83,7 @@ class WindowsParser:
     def parse(self, record: RawRecord) -> list[Event]:
         """Parse ``record.raw`` (UTF-8 JSON); :class:`ParseError` names what was wrong."""
         try:
-            doc = json.loads(record.raw)
+            doc = _loads(record.raw)
         except UnicodeDecodeError as exc:
             raise ParseError(f"not UTF-8 at byte {exc.start}", parser=self.name, field="json") from None
         except json.JSONDecodeError as exc:

@@ -22,7 +22,7 @@ _RANGE = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte"}
 
 def q(kind: str, path: str) -> str:
     """The query field of ``path`` for one kind of element (``s``, ``i``, ``n``, ``t``, ``b``)."""
-    return f"{SHADOW}.{kind}.{path}"
+    return f"{SHADOW}.{kind}.{path.replace('.', '/')}"
 
 
 def _should(clauses: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ Every leaf element of an event is also indexed, by kind, under ``soc_q``:
 ``s.<path>`` strings (keyword, with a lowercase ``.lower``), ``i.<path>`` integers as
 text (keyword), ``n.<path>`` numbers (double), ``t.<path>`` strings that are ISO 8601
 timestamps (``date_nanos``), ``b.<path>`` booleans, and ``x`` the paths that exist.
-``soc_q`` is excluded from ``_source``, so documents come back exactly as written.
+In these names the path has ``/`` for ``.``, so a field that is an object in one
+event and a value in another never collides. ``soc_q`` is excluded from ``_source``,
+so documents come back exactly as written.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def shadow(event: Mapping[str, Any]) -> dict[str, Any]:
     kinds: dict[str, dict[str, list[Any]]] = {k: {} for k in KINDS}
     exists: list[str] = []
     _walk(event, "", kinds, exists)
-    doc: dict[str, Any] = {k: v for k, v in kinds.items() if v}
+    doc: dict[str, Any] = {k: {p.replace(".", "/"): x for p, x in v.items()} for k, v in kinds.items() if v}
     doc["x"] = exists
     return doc
 
