@@ -45,3 +45,33 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_ecs(self) -> dict[str, Any]:
+        """The alert as an ECS document (``event.kind: alert``) for an index Kibana browses."""
+        doc: dict[str, Any] = {
+            "@timestamp": self.last_seen,
+            "event": {
+                "kind": "alert",
+                "severity": self.severity,
+                "start": self.first_seen,
+                "end": self.last_seen,
+            },
+            "rule": {
+                "id": self.rule_id,
+                "name": self.rule_title,
+                "author": self.rule_author,
+                "description": self.rule_description,
+                "version": self.rule_version,
+            },
+            "alert": self.to_dict(),
+            "tags": list(self.tags),
+        }
+        if self.host:
+            doc["host"] = {"name": self.host}
+        if self.user:
+            doc["user"] = {"name": self.user}
+        if self.source_ip:
+            doc["source"] = {"ip": self.source_ip}
+        if self.agency_id:
+            doc["organization"] = {"id": self.agency_id, "name": self.agency_name}
+        return doc

@@ -49,10 +49,12 @@ from soc.store import Store, StoreError, WriteResult, open_store
 log = logging.getLogger(__name__)
 
 _STOP = object()
+RULE_RELOAD_INTERVAL_S = 5.0
 
 
-def store_options(settings: StoreConfig) -> dict[str, Any]:
-    """The backend-specific options of the configured store."""
+def store_options(settings: StoreConfig, resolve: Callable[[str], Path] = Path) -> dict[str, Any]:
+    """The backend-specific options of the configured store (``resolve`` makes the
+    config's relative file paths absolute)."""
     if settings.backend == "duckdb":
         return {
             "checkpoint_interval_s": settings.checkpoint_interval_s,
@@ -65,7 +67,7 @@ def store_options(settings: StoreConfig) -> dict[str, Any]:
             "api_key_env": es.api_key_env,
             "username": es.username,
             "password_env": es.password_env,
-            "ca_file": es.ca_file,
+            "ca_file": str(resolve(es.ca_file)) if es.ca_file else None,
             "verify_tls": es.verify_tls,
             "request_timeout_s": es.request_timeout_s,
             "index_prefix": es.index_prefix,
@@ -209,7 +211,7 @@ class Engine:
         self.metrics = Metrics()
         self.state = StateStore(self.dirs.state)
         self.store: Store = self._store_override or open_store(
-            s.store.backend, self.dirs.root, **store_options(s.store)
+            s.store.backend, self.dirs.root, **store_options(s.store, self.config.resolve)
         )
         self.spool = Spool(
             self.dirs.spool,
@@ -233,6 +235,8 @@ class Engine:
             keep_original=s.event.keep_original,
         )
         self.forwarding = self._build_forwarding()
+        if hasattr(self.store, "index_alerts"):  # a store Kibana browses gets the alerts too
+            self.alert_listeners.append(self._index_alert)
         self._register_gauges()
         self._parse_q: queue.Queue[Any] = queue.Queue(maxsize=s.pipeline.queue_batches)
         self._write_q: queue.Queue[Any] = queue.Queue(maxsize=s.pipeline.queue_batches)
@@ -358,7 +362,7 @@ class Engine:
                 continue
 
     def _processor_loop(self) -> None:
-        last_tick = time.monotonic()
+        last_tick = last_reload = time.monotonic()
         while True:
             try:
                 items = self._parse_q.get(timeout=1.0)
@@ -368,6 +372,9 @@ class Engine:
                 self._write_q.put(_STOP)
                 return
             now = time.monotonic()
+            if now - last_reload >= RULE_RELOAD_INTERVAL_S:
+                last_reload = now
+                self._reload_rules()
             if now - last_tick >= 1.0:
                 last_tick = now
                 tick_matches = self.processor.tick()
@@ -381,6 +388,24 @@ class Engine:
             result = self.processor.process([record for _, record in items])
             self.metrics.pipeline_batch_seconds.observe(time.perf_counter() - started)
             self._put(self._write_q, (items[-1][0], result))
+
+    def _reload_rules(self) -> None:
+        """Pick up changed rule files (hot reload); runs in the processor thread, the one
+        that calls ``observe``, so a swap never races a match."""
+        for detector in self.detectors:
+            reload = getattr(detector, "reload", None)
+            if reload is None:
+                continue
+            try:
+                report = reload()
+            except Exception:
+                log.exception("reloading the rules of %s failed; the old rules keep running", detector.name)
+                continue
+            changed = getattr(report, "changed_files", ()) or getattr(report, "removed_files", ())
+            if changed:
+                log.info("rules reloaded: %s", report)
+            for error in getattr(report, "errors", ()):
+                log.warning("rule not reloaded, the previous version keeps running: %s", error)
 
     def _writer_loop(self) -> None:
         while True:
@@ -488,6 +513,12 @@ class Engine:
             if self.forwarding is not None:
                 self.forwarding.on_alert(change)
 
+    def _index_alert(self, change: AlertChange) -> None:
+        try:
+            self.store.index_alerts([change.alert.to_ecs()])  # type: ignore[attr-defined]
+        except Exception as exc:  # the alert is safe in the state store; the index is a copy
+            log.warning("could not copy alert %s to the store's alerts index: %s", change.alert.id, exc)
+
     def _maintenance_loop(self) -> None:
         retention = timedelta(days=self.settings.store.retention_days)
         next_retention = 0.0
@@ -495,9 +526,14 @@ class Engine:
             if time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + 3600
                 try:
-                    removed = self.store.delete_before(utcnow() - retention)
-                    if removed:
-                        log.info("retention: deleted %d events older than %s", removed, retention)
+                    if hasattr(self.store, "apply_retention"):  # whole indices, per security level
+                        dropped = self.store.apply_retention(utcnow())
+                        if dropped:
+                            log.info("retention: deleted indices %s", ", ".join(dropped))
+                    else:
+                        removed = self.store.delete_before(utcnow() - retention)
+                        if removed:
+                            log.info("retention: deleted %d events older than %s", removed, retention)
                 except Exception:
                     log.exception("retention run failed")
 
