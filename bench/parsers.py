@@ -1,31 +1,131 @@
-"""Parser throughput on one core: prints lines/s for each parser and line kind.
+"""Parser throughput on one core: lines/s for every registered parser, beside the targets.
 
-Usage: ``python bench/parsers.py [--lines N]`` (default 200,000 synthetic lines per
-case). Also times the file input's line splitting and the framers.
+Usage::
+
+    taskset -c 1 .venv/bin/python bench/parsers.py [--lines N] [--parser NAME] [--repeat R]
+
+For each parser of ``collectors.parsers.PARSERS`` (or only ``--parser NAME``), the
+corpus is the real lines of the shared datasets (``$SOC_DATASETS/logs``, default
+``../shared/datasets`` beside the repo) that the parser turns into events, replicated
+to ``N`` lines (default 100,000). ``syslog`` and ``linux_auth`` also run on the
+synthetic RFC 3164 auth.log and RFC 5424 lines, and ``parse_syslog`` (the header
+alone) is timed on both. Each case runs ``R`` times (default 3); the median is printed.
+Rates are lines per second of this process's CPU time (``time.process_time``).
+
+Targets (issue 3): RFC 3164 >= 300,000 lines/s, RFC 5424 >= 150,000, CEF and
+JSON-to-ECS (windows, suricata, zeek) >= 100,000.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import random
+import statistics
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from collectors.framing import NewlineFramer, OctetCountingFramer
-from collectors.inputs.file import LineSplitter
-from collectors.parsers import get_parser
-from collectors.parsers.syslog import parse_syslog
-from soc.event import RawRecord
+from collectors.parsers import PARSERS, ParseError, get_parser  # noqa: E402
+from collectors.parsers.syslog import parse_syslog  # noqa: E402
+from soc.event import RawRecord  # noqa: E402
 
+LOGS = Path(os.environ.get("SOC_DATASETS") or REPO.parent / "shared" / "datasets") / "logs"
+TIMEZONE = "Asia/Ho_Chi_Minh"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# Target lines/s of issue 3, by case label prefix.
+TARGETS = {
+    "syslog-3164": 300_000,
+    "syslog-5424": 150_000,
+    "header-3164": 300_000,
+    "header-5424": 150_000,
+    "cef": 100_000,
+    "windows": 100_000,
+    "suricata": 100_000,
+    "zeek": 100_000,
+}
+
+# Dataset files (globs under logs/) per parser; a tuple's second item picks lines out
+# of a file that is not one line per record (the LEEF .ini test cases).
+_PASS = " pass = "
+CORPORA: dict[str, tuple[str, ...]] = {
+    "windows": ("endpoint/windows/otrf-security-datasets/*.json",),
+    "suricata": ("network/suricata/elastic-beats/*.log",),
+    "zeek": ("network/zeek/elastic-beats-json/*.log",),
+    "cef": ("firewall/cef/elastic-beats/*.log",),
+    "leef": ("firewall/leef/wazuh-ruleset/*.ini",),
+    "checkpoint": ("firewall/checkpoint/elastic-beats/*.log",),
+    "cisco_asa": ("firewall/cisco_asa/elastic-beats/*.log",),
+    "fortigate": ("firewall/fortigate/elastic-beats/*.log",),
+    "panos": ("firewall/panos/elastic-beats/*.log",),
+    "pfsense": ("firewall/pfsense/crowdsec-hub/*/*.log",),
+    "iptables": ("firewall/iptables/elastic-beats/*.log", "firewall/iptables/crowdsec-hub/*/*.log"),
+    "auditd": ("endpoint/auditd/*/*.log",),
+    "linux_auth": ("endpoint/linux_auth/elastic-beats/*.log", "endpoint/linux_auth/crowdsec-hub/*/*.log"),
+    "syslog": ("endpoint/syslog/elastic-beats/*.log",),
+}
+
+
+def _file_lines(path: Path) -> Iterator[bytes]:
+    for line in path.read_bytes().splitlines():
+        if path.suffix == ".ini":
+            text = line.decode("utf-8", "replace")
+            if _PASS not in text:
+                continue
+            line = text.split(_PASS, 1)[1].encode()
+        if line.strip():
+            yield line
+
+
+def _evtx_json(paths: Iterable[Path]) -> Iterator[tuple[Path, bytes]]:
+    """The JSON records of EVTX files (the Windows parser's main input shape)."""
+    try:
+        from collectors.inputs.evtx import read_evtx_records
+    except ImportError:  # the EVTX reader is optional here
+        return
+    for path in paths:
+        for rec in read_evtx_records(path):
+            yield path, rec.raw
+
+
+def dataset_records(name: str) -> tuple[list[RawRecord], int]:
+    """(records of the real lines that ``name`` parses, lines it refused)."""
+    parser = get_parser(name, timezone=TIMEZONE)
+    sources: list[tuple[Path, bytes]] = []
+    for pattern in CORPORA.get(name, ()):
+        for path in sorted(LOGS.glob(pattern)):
+            if not path.name.endswith("-expected.json"):
+                sources += [(path, line) for line in _file_lines(path)]
+    if name == "windows":
+        sources += list(_evtx_json(sorted((LOGS / "endpoint/windows/winlogbeat").glob("*.evtx"))))
+    now = datetime.now(UTC)
+    good: list[RawRecord] = []
+    refused = 0
+    for i, (path, line) in enumerate(sources):
+        rec = RawRecord(raw=line, source=f"file:{path}", position=i, received=now, meta=_meta(path))
+        try:
+            parser.parse(rec)
+        except ParseError:
+            refused += 1
+            continue
+        good.append(rec)
+    return good, refused
+
+
+def _meta(path: Path) -> dict[str, str]:
+    return {"input": "file", "path": str(path)}
 
 
 def auth_lines(n: int, rng: random.Random) -> list[bytes]:
-    """RFC 3164 auth.log lines: sshd accept/fail/invalid, sudo, PAM sessions."""
+    """Synthetic RFC 3164 auth.log lines: sshd accept/fail/invalid, sudo, PAM sessions."""
     out = []
     for i in range(n):
         t = i // 50  # 50 lines a second, time moving forward as in a real log
@@ -50,6 +150,7 @@ def auth_lines(n: int, rng: random.Random) -> list[bytes]:
 
 
 def rfc5424_lines(n: int, rng: random.Random) -> list[bytes]:
+    """Synthetic RFC 5424 lines, every other one with structured data."""
     out = []
     for i in range(n):
         t = i // 50
@@ -62,63 +163,109 @@ def rfc5424_lines(n: int, rng: random.Random) -> list[bytes]:
     return out
 
 
-def rate(label: str, n: int, seconds: float) -> None:
-    print(f"{label:<44} {n / seconds:>12,.0f} lines/s  ({n:,} lines in {seconds:.2f} s)")
-
-
-def bench_parser(label: str, name: str, lines: list[bytes]) -> None:
-    parser = get_parser(name, timezone="Asia/Ho_Chi_Minh")
+def _synthetic_records(lines: list[bytes]) -> list[RawRecord]:
     now = datetime.now(UTC)
-    records = [RawRecord(raw=b, source="bench", position=i, received=now) for i, b in enumerate(lines)]
-    parse = parser.parse
-    t0 = time.perf_counter()
+    return [RawRecord(raw=b, source="bench", position=i, received=now) for i, b in enumerate(lines)]
+
+
+def replicate(records: list[RawRecord], n: int) -> list[RawRecord]:
+    """``records`` repeated (each copy a new record object) to exactly ``n``."""
+    if not records:
+        return []
+    return [
+        RawRecord(raw=r.raw, source=r.source, position=i, received=r.received, meta=r.meta)
+        for i, r in zip(range(n), _cycle(records), strict=False)
+    ]
+
+
+def _cycle(records: list[RawRecord]) -> Iterator[RawRecord]:
+    while True:
+        yield from records
+
+
+@dataclass
+class Case:
+    """One timed case: a label, the function timed over the records, and the records."""
+
+    label: str
+    run: Callable[[list[RawRecord]], None]
+    records: list[RawRecord]
+    note: str = ""
+
+
+def _parse_all(name: str) -> Callable[[list[RawRecord]], None]:
+    parse = get_parser(name, timezone=TIMEZONE).parse
+
+    def run(records: list[RawRecord]) -> None:
+        for rec in records:
+            parse(rec)
+
+    return run
+
+
+def _header_all(records: list[RawRecord]) -> None:
     for rec in records:
-        parse(rec)
-    rate(label, len(records), time.perf_counter() - t0)
+        parse_syslog(rec.raw, timezone=TIMEZONE, reference=rec.received)
 
 
-def bench_header(label: str, lines: list[bytes]) -> None:
-    now = datetime.now(UTC)
-    t0 = time.perf_counter()
-    for b in lines:
-        parse_syslog(b, timezone="Asia/Ho_Chi_Minh", reference=now)
-    rate(label, len(lines), time.perf_counter() - t0)
+def median_rate(case: Case, repeat: int) -> float:
+    """Median lines/s of ``repeat`` runs of ``case``, in CPU time of this process (the
+    machine is shared: CPU time is not inflated by other processes' time slices)."""
+    rates = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.process_time()
+        case.run(case.records)
+        rates.append(len(case.records) / (time.process_time() - t0))
+    return statistics.median(rates)
+
+
+def cases_for(name: str, n: int, rng: random.Random) -> list[Case]:
+    """The cases of one parser: its dataset corpus, plus the synthetic syslog lines."""
+    records, refused = dataset_records(name)
+    out = []
+    if records:
+        note = f"{len(records)} real lines" + (f", {refused} refused" if refused else "")
+        out.append(Case(name, _parse_all(name), replicate(records, n), note))
+    if name in ("syslog", "linux_auth"):
+        auth = _synthetic_records(auth_lines(n, rng))
+        if name == "syslog":
+            r5424 = _synthetic_records(rfc5424_lines(n, rng))
+            out.append(Case("header-3164", _header_all, auth, "parse_syslog only, synthetic"))
+            out.append(Case("header-5424", _header_all, r5424, "parse_syslog only, synthetic"))
+            out.append(Case("syslog-3164", _parse_all(name), auth, "synthetic auth.log"))
+            out.append(Case("syslog-5424", _parse_all(name), r5424, "synthetic"))
+        else:
+            out.append(Case("linux_auth-synth", _parse_all(name), auth, "synthetic auth.log"))
+    return out
+
+
+def _target(label: str) -> int | None:
+    return TARGETS.get(label)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--lines", type=int, default=200_000, help="synthetic lines per case")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=100_000, help="lines per case (default 100,000)")
+    ap.add_argument("--parser", choices=sorted(PARSERS), help="only this parser")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case; the median is printed")
     args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core, as taskset -c would
     rng = random.Random(42)
-    auth = auth_lines(args.lines, rng)
-    r5424 = rfc5424_lines(args.lines, rng)
-    print(f"python {sys.version.split()[0]}, one core, {args.lines:,} lines per case")
-    bench_header("parse_syslog header only, RFC 3164", auth)
-    bench_header("parse_syslog header only, RFC 5424", r5424)
-    bench_parser("syslog parser -> ECS, RFC 3164", "syslog", auth)
-    bench_parser("syslog parser -> ECS, RFC 5424", "syslog", r5424)
-    bench_parser("linux_auth parser -> ECS, RFC 3164 auth", "linux_auth", auth)
-    blob = b"\n".join(auth) + b"\n"
-    t0 = time.perf_counter()
-    sp = LineSplitter(0, 1 << 20)
-    n = 0
-    for i in range(0, len(blob), 1 << 20):
-        n += len(sp.feed(blob[i : i + (1 << 20)]))
-    rate("file line splitting (1 MiB chunks)", n, time.perf_counter() - t0)
-    for label, framer, data in (
-        ("newline framer (64 KiB reads)", NewlineFramer(), blob),
-        (
-            "octet-counting framer (64 KiB reads)",
-            OctetCountingFramer(),
-            b"".join(b"%d %s" % (len(x), x) for x in auth),
-        ),
-    ):
-        t0 = time.perf_counter()
-        n = 0
-        for i in range(0, len(data), 65536):
-            n += len(framer.feed(data[i : i + 65536]))
-        n += len(framer.flush())
-        rate(label, n, time.perf_counter() - t0)
+    names = [args.parser] if args.parser else list(PARSERS)
+    print(f"python {sys.version.split()[0]}, one core, {args.lines:,} lines a case, median of {args.repeat}")
+    print(f"{'case':<18} {'lines/s':>12} {'target':>10}  {'':4}  corpus")
+    for name in names:
+        cases = cases_for(name, args.lines, rng)
+        if not cases:
+            print(f"{name:<18} {'-':>12} {'':>10}  {'':4}  no dataset lines found under {LOGS}")
+        for case in cases:
+            rate = median_rate(case, args.repeat)
+            target = _target(case.label)
+            tgt = f"{target:>10,}" if target else f"{'':>10}"
+            verdict = ("ok" if rate >= target else "LOW") if target else ""
+            print(f"{case.label:<18} {rate:>12,.0f} {tgt}  {verdict:<4}  {case.note}", flush=True)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class EngineClient:
         *,
         body: bytes | None = None,
         auth: bool = True,
+        content_type: str = "application/octet-stream",
     ) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = self.base_url + path + (("?" + urlencode(query)) if query else "")
@@ -66,7 +67,7 @@ class EngineClient:
         if auth:
             headers["Authorization"] = f"Bearer {self._token}"
         if body is not None:
-            headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Type"] = content_type
         try:
             resp = self._http.request(method, url, body=body, headers=headers, timeout=self._timeout)
         except urllib3.exceptions.HTTPError as exc:
@@ -152,6 +153,12 @@ class EngineClient:
             for r in records
         )
         return self._request("POST", "/api/v1/ingest/records", None, body=body)
+
+    def hunt(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Run rules backwards over stored events (``POST /api/v1/rules/hunt``)."""
+        return self._request(
+            "POST", "/api/v1/rules/hunt", None, body=orjson.dumps(body), content_type="application/json"
+        )
 
     def dead_letters(self, **filters: Any) -> dict[str, Any]:
         """``{"dead_letters": [...], "total": n}`` (filters: stage, parser, source, limit)."""

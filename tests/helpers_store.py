@@ -84,8 +84,13 @@ def auth_events(n: int, seed: int = 7, start: datetime = BASE_TIME, step_s: floa
     return out
 
 
-def open_test_store(backend: str, directory: Any) -> Any:
-    """A fresh store of the registered ``backend`` with its data under ``directory``."""
+def open_test_store(backend: str, directory: Any, *, read_only: bool = False) -> Any:
+    """A fresh store of the registered ``backend`` with its data under ``directory``
+    (Elasticsearch: an index prefix of its own on the test cluster, see ``helpers_es``)."""
     from soc.store import open_store
 
-    return open_store(backend, directory)
+    if backend == "elasticsearch":
+        from tests.helpers_es import es_options
+
+        return open_store(backend, directory, read_only=read_only, **es_options(str(directory)))
+    return open_store(backend, directory, read_only=read_only)

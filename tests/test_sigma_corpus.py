@@ -1,4 +1,4 @@
-"""The SigmaHQ corpus (SOC_DATASETS/sigma): nothing crashes the loader; >= 95% compiles."""
+"""The SigmaHQ corpus (SOC_DATASETS/sigma): nothing crashes the loader; >= 99% compiles."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_every_corpus_file_loads_or_is_reported(corpus: SigmaDetector) -> None:
     rate = stats["rules_compiled"] / total
     print(f"\nSigmaHQ corpus: {stats['rules_compiled']}/{total} rules compiled ({rate:.2%}); "
           f"{stats['rules_failed']} failed; {len(files)} files")
-    assert rate >= 0.95
+    assert rate >= 0.99
 
 
 def test_unsupported_rules_fail_with_a_clear_reason() -> None:

@@ -24,6 +24,12 @@ from tests.helpers_store import BASE_TIME, HOSTS, SOURCE_IPS, USERS, auth_events
 EVENTS = auth_events(400)
 BACKENDS = sorted(STORES)
 PERSISTENT = [b for b in BACKENDS if b != "memory"]
+SERVER_BACKENDS = {"elasticsearch"}
+"""Backends on a server; their cases carry the ``elasticsearch`` marker (``pytest -m elasticsearch``)."""
+
+
+def params(backends: list[str]) -> list[Any]:
+    return [pytest.param(b, marks=pytest.mark.elasticsearch) if b in SERVER_BACKENDS else b for b in backends]
 
 
 def g(e: Event, path: str) -> Any:
@@ -47,7 +53,7 @@ def ids(events: list[Event]) -> set[str]:
     return {e["event"]["id"] for e in events}
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=params(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s = open_test_store(request.param, tmp_path)
     assert s.write(EVENTS).stored == len(EVENTS)
@@ -257,7 +263,7 @@ def test_delete_before_and_stats(store: Store) -> None:
 # -- persistence ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", PERSISTENT)
+@pytest.mark.parametrize("backend", params(PERSISTENT))
 def test_reopen_keeps_data_and_read_only_open_works(backend: str, tmp_path: Path) -> None:
     s = open_test_store(backend, tmp_path)
     s.write(EVENTS[:100])
@@ -266,9 +272,7 @@ def test_reopen_keeps_data_and_read_only_open_works(backend: str, tmp_path: Path
     assert s.count() == 100
     assert s.write(EVENTS[:120]).duplicates == 100
     s.close()
-    from soc.store import open_store
-
-    ro = open_store(backend, tmp_path, read_only=True)
+    ro = open_test_store(backend, tmp_path, read_only=True)
     assert ro.count() == 120 and ro.get([EVENTS[5]["event"]["id"]]) == [EVENTS[5]]
     with pytest.raises(StoreError, match="read-only"):
         ro.write(EVENTS[:1])
@@ -325,7 +329,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store
         s.close()
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "memory"])
+@pytest.mark.parametrize("backend", params([b for b in BACKENDS if b != "memory"]))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=QUERIES, field=FIELDS, sort_desc=st.booleans())
 def test_random_queries_agree_with_memory_store(

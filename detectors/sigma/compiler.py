@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -166,6 +166,7 @@ def _string_test(s: SigmaString, keyword: bool = False) -> ValueTest:
         return lambda v: (t := _as_text(v)) is not None and t.endswith(lit)
     low = lit.lower()
     if kind == "eq":
+
         def test_eq(v: Any) -> bool:
             if isinstance(v, str):
                 return v.lower() == low
@@ -174,6 +175,7 @@ def _string_test(s: SigmaString, keyword: bool = False) -> ValueTest:
 
         return test_eq
     if kind == "contains":
+
         def test_contains(v: Any) -> bool:
             if isinstance(v, str):
                 return low in v.lower()
@@ -381,8 +383,9 @@ def _fast_or(getters: Sequence[Getter], values: list[Any], keyword: bool = False
         kind, lit = shape
         if keyword and kind == "eq":
             kind = "contains"
-        {"eq": eqs.add, "startswith": starts.append, "endswith": ends.append,
-         "contains": contains.append}[kind](lit.lower())
+        {"eq": eqs.add, "startswith": starts.append, "endswith": ends.append, "contains": contains.append}[
+            kind
+        ](lit.lower())
     st, en, co = tuple(starts), tuple(ends), tuple(contains)
 
     def test(v: Any) -> bool:
@@ -390,8 +393,12 @@ def _fast_or(getters: Sequence[Getter], values: list[Any], keyword: bool = False
         if t is None:
             return False
         t = t.lower()
-        return (t in eqs or (bool(st) and t.startswith(st)) or (bool(en) and t.endswith(en))
-                or any(c in t for c in co))
+        return (
+            t in eqs
+            or (bool(st) and t.startswith(st))
+            or (bool(en) and t.endswith(en))
+            or any(c in t for c in co)
+        )
 
     return _any_getter(getters, test)
 
@@ -399,14 +406,42 @@ def _fast_or(getters: Sequence[Getter], values: list[Any], keyword: bool = False
 # --------------------------------------------------------------------------- tree
 
 
+def expand_placeholders(value: Any, placeholders: Mapping[str, Sequence[str]]) -> Any:
+    """A SigmaString with ``%name%`` placeholders as a SigmaExpansion of the configured values.
+
+    Values are Sigma strings (``*`` and ``?`` are wildcards), as in pySigma's
+    ``ValueListPlaceholderTransformation``. An unknown name raises ``_Unsupported``.
+    """
+    if not isinstance(value, SigmaString) or not value.contains_placeholder():
+        return value
+
+    def values_of(p: Placeholder) -> list[SigmaString]:
+        if p.name not in placeholders:
+            raise _Unsupported(
+                f"unknown placeholder %{p.name}% (add it to 'placeholders' in configs/sigma.yaml)"
+            )
+        return [SigmaString(str(v)) for v in placeholders[p.name]]
+
+    expanded = value.replace_placeholders(lambda p: iter(values_of(p)))
+    if not expanded:
+        raise _Unsupported("placeholder expands to no values")
+    return expanded[0] if len(expanded) == 1 else SigmaExpansion(expanded)
+
+
 class _Compiler:
-    def __init__(self, fields: FieldMap, keyword_fields: Sequence[str]) -> None:
+    def __init__(
+        self,
+        fields: FieldMap,
+        keyword_fields: Sequence[str],
+        placeholders: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.fields = fields
         self.keyword_getters = tuple(g for f in keyword_fields for g in fields.getters(f))
+        self.placeholders = placeholders or {}
 
     def leaf(self, node: ConditionFieldEqualsValueExpression) -> Matcher:
         getters = self.fields.getters(node.field)
-        value = node.value
+        value = expand_placeholders(node.value, self.placeholders)
         if isinstance(value, SigmaNull):
             return _null_matcher(getters)
         if isinstance(value, SigmaExists):
@@ -418,7 +453,8 @@ class _Compiler:
     def keyword(self, node: ConditionValueExpression) -> Matcher:
         if isinstance(node.value, (SigmaNull, SigmaExists, SigmaFieldReference)):
             raise _Unsupported(f"{type(node.value).__name__} needs a field")
-        return _any_getter(self.keyword_getters, value_test(node.value, keyword=True))
+        value = expand_placeholders(node.value, self.placeholders)
+        return _any_getter(self.keyword_getters, value_test(value, keyword=True))
 
     def node(self, node: Any) -> Matcher:
         if isinstance(node, ConditionFieldEqualsValueExpression):
@@ -442,13 +478,20 @@ class _Compiler:
     def _same_field_or(self, node: ConditionOR) -> Matcher | None:
         args = node.args
         if len(args) >= 2 and all(isinstance(a, ConditionValueExpression) for a in args):
-            return _fast_or(self.keyword_getters, [a.value for a in args], keyword=True)  # type: ignore[union-attr]
+            return _fast_or(self.keyword_getters, self._values(args), keyword=True)
         if len(args) < 2 or not all(isinstance(a, ConditionFieldEqualsValueExpression) for a in args):
             return None
         names = {a.field for a in args}  # type: ignore[union-attr]
         if len(names) != 1:
             return None
-        return _fast_or(self.fields.getters(names.pop()), [a.value for a in args])  # type: ignore[union-attr]
+        return _fast_or(self.fields.getters(names.pop()), self._values(args))
+
+    def _values(self, args: Sequence[Any]) -> list[Any]:
+        out: list[Any] = []
+        for a in args:
+            v = expand_placeholders(a.value, self.placeholders)
+            out.extend(v.values if isinstance(v, SigmaExpansion) else [v])
+        return out
 
 
 def _or(ms: list[Matcher]) -> Matcher:
@@ -469,18 +512,31 @@ def _and(ms: list[Matcher]) -> Matcher:
     return lambda e: all(m(e) for m in ms)
 
 
+def condition_trees(rule: SigmaRule) -> list[Any]:
+    """The rule's parsed condition trees, parsed once and kept on the rule (pySigma re-parses
+    on every access; the kept trees are also pickled by the parse cache)."""
+    trees = rule.__dict__.get("_soc_trees")
+    if trees is None:
+        trees = [condition.parsed for condition in rule.detection.parsed_condition]
+        rule.__dict__["_soc_trees"] = trees
+    return trees
+
+
 def compile_rule(
     rule: SigmaRule,
     fields: FieldMap | None = None,
     keyword_fields: Sequence[str] = DEFAULT_KEYWORD_FIELDS,
+    placeholders: Mapping[str, Sequence[str]] | None = None,
 ) -> Matcher:
-    """Compile ``rule``'s detection into one matcher; raises :class:`CompileError`."""
+    """Compile ``rule``'s detection into one matcher; raises :class:`CompileError`.
+
+    ``placeholders`` gives the values of ``%name%`` placeholders (``|expand``).
+    """
     rule_id = str(rule.id) if rule.id else rule.name
-    compiler = _Compiler(fields or FieldMap(), keyword_fields)
+    compiler = _Compiler(fields or FieldMap(), keyword_fields, placeholders)
     try:
         matchers = []
-        for condition in rule.detection.parsed_condition:
-            tree = condition.parsed
+        for tree in condition_trees(rule):
             if tree is None:
                 raise _Unsupported("condition is empty after parsing")
             matchers.append(compiler.node(tree))
@@ -495,4 +551,4 @@ def compile_rule(
     return _or(matchers)
 
 
-__all__ = ["CompileError", "Matcher", "compile_rule", "value_test"]
+__all__ = ["CompileError", "Matcher", "compile_rule", "expand_placeholders", "value_test"]

@@ -311,7 +311,7 @@ class CorrelationRuntime:
     # ------------------------------------------------------------------ output
 
     def _match(self, group: _Group, ts: datetime) -> Match:
-        evidence = list(group.evidence)[-self.max_evidence:]
+        evidence = list(group.evidence)[-self.max_evidence :]
         details: dict[str, Any] = {
             "correlation_type": self.type.name.lower(),
             "timespan": self.rule.timespan.spec,

@@ -2,7 +2,9 @@
 
 Field names missing from the mapping pass through unchanged, so rules written with ECS
 names work as they are. A name may map to several paths; a detection item then matches
-when any of them matches.
+when any of them matches. A ``fallback`` prefix (``winlog.event_data.`` for Windows rules)
+adds a second path for unmapped names without a dot: ``ServiceName`` is read from
+``ServiceName`` and ``winlog.event_data.ServiceName``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ _MISSING = object()
 class FieldMap:
     """Maps Sigma field names to one or more ECS paths (unknown names pass through)."""
 
-    def __init__(self, mapping: Mapping[str, str | list[str]] | None = None) -> None:
+    def __init__(
+        self, mapping: Mapping[str, str | list[str]] | None = None, fallback: str | None = None
+    ) -> None:
+        self.fallback = fallback or None
         self._map: dict[str, tuple[str, ...]] = {}
         for name, target in (mapping or {}).items():
             paths = (target,) if isinstance(target, str) else tuple(str(t) for t in target)
@@ -30,7 +35,12 @@ class FieldMap:
 
     def paths(self, field: str) -> tuple[str, ...]:
         """ECS paths for a Sigma field name."""
-        return self._map.get(field, (field,))
+        paths = self._map.get(field)
+        if paths is not None:
+            return paths
+        if self.fallback and "." not in field:
+            return (self.fallback + field, field)
+        return (field,)
 
     def getters(self, field: str) -> tuple[Getter, ...]:
         """Compiled readers, one per ECS path of ``field``."""

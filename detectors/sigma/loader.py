@@ -19,6 +19,9 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
+from detectors.sigma.cache import RuleCache, file_digest
+from detectors.sigma.compiler import condition_trees
+
 RULE_SUFFIXES = (".yml", ".yaml")
 
 
@@ -73,11 +76,14 @@ def _raw_id(doc: object) -> str | None:
     return None
 
 
-def load_file(path: Path) -> tuple[list[SigmaRule | SigmaCorrelationRule], list[SigmaLoadError]]:
+def load_file(
+    path: Path, data: bytes | None = None
+) -> tuple[list[SigmaRule | SigmaCorrelationRule], list[SigmaLoadError]]:
     """Parse one file (possibly multi-document) into rules; never raises."""
     shown = str(path)
     try:
-        docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader))
+        text = (path.read_bytes() if data is None else data).decode("utf-8")
+        docs = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         return [], [SigmaLoadError(shown, None, f"cannot read YAML: {e}")]
     docs = [d for d in docs if d is not None]
@@ -123,8 +129,12 @@ def _resolve(
             except Exception as e:  # reported, rule dropped
                 dropped.append(corr)
                 errors.append(
-                    SigmaLoadError(rule_source_path(corr), str(corr.id) if corr.id else corr.name,
-                                   _error_text(e), "resolve")
+                    SigmaLoadError(
+                        rule_source_path(corr),
+                        str(corr.id) if corr.id else corr.name,
+                        _error_text(e),
+                        "resolve",
+                    )
                 )
         if not dropped:
             return alive, errors
@@ -137,14 +147,34 @@ def _resolve(
                 collection.names_to_rules.pop(corr.name, None)
 
 
-def load_rules(paths: Sequence[Path]) -> LoadedRules:
-    """Load every rule file under ``paths``; returns rules, correlations and errors."""
-    everything: list[SigmaRule | SigmaCorrelationRule] = []
-    errors: list[SigmaLoadError] = []
-    for path in iter_rule_files(paths):
-        rules, file_errors = load_file(path)
-        everything.extend(rules)
-        errors.extend(file_errors)
+FileResult = tuple[list[SigmaRule | SigmaCorrelationRule], list[SigmaLoadError]]
+
+
+def load_file_cached(path: Path, cache: RuleCache | None = None) -> FileResult:
+    """:func:`load_file` through the parse cache (files with correlations are never cached)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        return [], [SigmaLoadError(str(path), None, f"cannot read YAML: {e}")]
+    if cache is None or b"correlation" in data:
+        return load_file(path, data)
+    digest = file_digest(data)
+    hit = cache.get(str(path), digest)
+    if hit is not None:
+        return hit
+    result = load_file(path, data)
+    for rule in result[0]:
+        if isinstance(rule, SigmaRule):
+            try:
+                condition_trees(rule)  # parsed now, so the cache holds the trees
+            except Exception:  # reported when the rule is compiled
+                pass
+    cache.put(str(path), digest, result)
+    return result
+
+
+def resolve(everything: list[SigmaRule | SigmaCorrelationRule], errors: list[SigmaLoadError]) -> LoadedRules:
+    """Split loaded rules into base rules and resolved correlations (errors appended)."""
     collection = SigmaCollection(init_rules=list(everything), resolve_references=False)
     base = [r for r in everything if isinstance(r, SigmaRule)]
     correlations, resolve_errors = _resolve(
@@ -152,3 +182,16 @@ def load_rules(paths: Sequence[Path]) -> LoadedRules:
     )
     errors.extend(resolve_errors)
     return LoadedRules(base, correlations, errors)
+
+
+def load_rules(paths: Sequence[Path], cache: RuleCache | None = None) -> LoadedRules:
+    """Load every rule file under ``paths``; returns rules, correlations and errors."""
+    everything: list[SigmaRule | SigmaCorrelationRule] = []
+    errors: list[SigmaLoadError] = []
+    for path in iter_rule_files(paths):
+        rules, file_errors = load_file_cached(path, cache)
+        everything.extend(rules)
+        errors.extend(file_errors)
+    if cache is not None:
+        cache.save()
+    return resolve(everything, errors)

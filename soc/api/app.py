@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from soc.api import errors, routes_alerts, routes_deadletters, routes_events, routes_ingest, routes_system
+from soc.api import (
+    errors,
+    routes_alerts,
+    routes_deadletters,
+    routes_events,
+    routes_ingest,
+    routes_rules,
+    routes_system,
+)
 from soc.api.context import VERSION, ApiContext
 
 
@@ -26,4 +34,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_alerts.router)
     app.include_router(routes_ingest.router)
     app.include_router(routes_deadletters.router)
+    app.include_router(routes_rules.router)
     return app

@@ -52,6 +52,8 @@ class ApiContext:
     health: Callable[[], dict[str, Any]] = _no_health
     dead_letters: DeadLetterStore | None = None
     wait_drained: Callable[[float], bool] | None = None
+    sigma_rule_paths: list[Any] | None = None
+    sigma_config: dict[str, Any] | None = None
     metrics_public: bool = True
     max_ingest_bytes: int = 8 * 1024 * 1024
     ingest_chunk_records: int = 1000

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from soc.cli import common
 from soc.cli.common import (
     EXIT_FAILURE,
@@ -25,6 +23,7 @@ from soc.cli.common import (
     add_common,
     local_time,
 )
+from soc.cli.rules_tools import add_check, add_coverage
 from soc.client import EngineClient, EngineClientError
 from soc.config import LoadedConfig
 from soc.pipeline.engine import DataDir, api_token, running_engine
@@ -47,12 +46,12 @@ def add_hunt(rules: Any) -> None:
     hunt.set_defaults(handler=hunt_rules)
 
 
-RULES_SUBCOMMANDS: list[Callable[[Any], None]] = [add_hunt]
+RULES_SUBCOMMANDS: list[Callable[[Any], None]] = [add_check, add_coverage, add_hunt]
 """Functions adding one subcommand each to the ``rules`` group."""
 
 
 def register(commands: Any) -> None:
-    rules = commands.add_parser("rules", help="Sigma rules: hunt over stored events")
+    rules = commands.add_parser("rules", help="Sigma rules: check, ATT&CK coverage, hunt over stored events")
     sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", required=True)
     for add in RULES_SUBCOMMANDS:
         add(sub)
@@ -77,7 +76,7 @@ def _remote(url: str, dirs: DataDir, body: dict[str, Any]) -> dict[str, Any]:
     client = EngineClient(url, api_token(dirs), timeout=300)
     try:
         # EngineClient has no hunt() yet: a raw JSON body through its transport
-        return client._request("POST", "/api/v1/rules/hunt", body=orjson.dumps(body))
+        return client.hunt(body)
     except EngineClientError as exc:
         raise CommandError(
             f"engine: {exc}", EXIT_UNAVAILABLE if exc.status in (0, 503) else EXIT_FAILURE

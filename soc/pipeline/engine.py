@@ -544,18 +544,21 @@ class Engine:
         if not sigma.enabled:
             return []
         from detectors.sigma import SigmaDetector
-        from detectors.sigma.engine import load_config as load_sigma_config
 
-        mappings = self.config.resolve(sigma.mappings)
-        if not mappings.is_file():
-            raise FileNotFoundError(f"detection.sigma.mappings: no such file {mappings}")
-        detector = SigmaDetector(
-            [self.config.resolve(p) for p in sigma.paths], config=load_sigma_config(mappings)
-        )
+        detector = SigmaDetector([self.config.resolve(p) for p in sigma.paths], config=self._sigma_config())
         for error in detector.errors:
             log.warning("sigma rule not loaded: %s", error)
         log.info("sigma: %s", detector.stats)
         return [detector]
+
+    def _sigma_config(self) -> dict[str, Any]:
+        """The Sigma field and log-source mappings (``detection.sigma.mappings``)."""
+        from detectors.sigma.engine import load_config as load_sigma_config
+
+        mappings = self.config.resolve(self.settings.detection.sigma.mappings)
+        if not mappings.is_file():
+            raise FileNotFoundError(f"detection.sigma.mappings: no such file {mappings}")
+        return load_sigma_config(mappings)
 
     def _build_forwarding(self) -> Any:
         fwd = self.settings.forwarding
@@ -629,6 +632,8 @@ class Engine:
                 metrics_public=self.settings.api.metrics_public,
                 dead_letters=self.dead_letters,
                 wait_drained=self.wait_drained,
+                sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
+                sigma_config=self._sigma_config(),
             )
         )
         config = uvicorn.Config(

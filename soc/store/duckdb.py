@@ -230,6 +230,33 @@ class DuckDBStore:
         found = {i: orjson.loads(d) for i, d in rows}
         return [found[i] for i in ids if i in found]
 
+    def query_where(
+        self,
+        where: str,
+        params: Sequence[Any],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events for which the SQL condition ``where`` holds (its ``?`` bound to
+        ``params``) and ``start <= @timestamp < end``, newest first (ties by id), at most
+        ``limit``. For Sigma query mode (``detectors.sigma.query``), whose converter
+        builds ``where`` from a rule with every value a bound parameter."""
+        p = Params()
+        bounds = []
+        if start is not None:
+            bounds.append(f"ts >= {p(ensure_utc(start))}")
+        if end is not None:
+            bounds.append(f"ts < {p(ensure_utc(end))}")
+        head = " AND ".join(bounds) + " AND " if bounds else ""
+        sql = f"SELECT doc FROM events WHERE {head}({where}) ORDER BY ts DESC, id DESC"
+        values = [*p.values, *params]
+        if limit is not None:
+            sql += " LIMIT ?"
+            values.append(limit)
+        return [orjson.loads(r[0]) for r in self._query(sql, values)]
+
     def search(
         self, query: Query, *, size: int = 100, sort: Sort = DEFAULT_SORT, after: str | None = None
     ) -> Page:

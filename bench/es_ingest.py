@@ -1,0 +1,62 @@
+"""Events per second through the Elasticsearch backend, and the bulk sizes used.
+
+    .venv/bin/python bench/es_ingest.py --events 50000 [--url http://localhost:9200]
+
+Without ``--url`` it starts osmem-server (in-memory; informational only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.helpers_es import PlainJsonNode, es_url
+from tests.helpers_store import auth_events
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=50_000)
+    ap.add_argument(
+        "--batch", type=int, default=2000, help="events per store.write (the engine's batch_size)"
+    )
+    ap.add_argument("--bulk-max-events", type=int, default=5000)
+    ap.add_argument("--url", default=None)
+    args = ap.parse_args()
+    from soc.store.elasticsearch import ElasticsearchStore
+
+    url = args.url or es_url()
+    store = ElasticsearchStore(
+        hosts=[url],
+        index_prefix=f"bench{int(time.time())}",
+        bulk_max_events=args.bulk_max_events,
+        request_timeout_s=60,
+        node_class=None if args.url else PlainJsonNode,
+    )
+    events = auth_events(args.events, seed=3)
+    sizes: list[int] = []
+    started = time.perf_counter()
+    for i in range(0, len(events), args.batch):
+        store.write(events[i : i + args.batch])
+        sizes.extend(store.bulk_sizes)
+        store.bulk_sizes = []
+    elapsed = time.perf_counter() - started
+    store.flush()
+    print(f"server: {url} ({'osmem' if not args.url else 'cluster'})")
+    print(f"events: {args.events}  stored: {store.count()}  seconds: {elapsed:.2f}")
+    print(f"events/s: {args.events / elapsed:,.0f}")
+    print(
+        f"bulk requests: {len(sizes)}  events per bulk: min {min(sizes)} "
+        f"median {statistics.median(sizes):.0f} "
+        f"max {max(sizes)}"
+    )
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""Literal prefilter: which rules of a log source can possibly match an event.
+
+For every rule we derive, from its condition tree, a *need*: a set of ``(paths, literal)``
+atoms at least one of which must hold when the rule matches (``literal`` occurs in the
+lowercased text of one of ``paths``). ``Image|endswith: '\\rundll32.exe'`` needs
+``\\rundll32.exe`` in ``Image``; an OR needs the union of its children's atoms; an AND
+needs the atoms of its most selective child (longest literals); a NOT, a regular
+expression, a number or a CIDR need nothing (``None``): such rules are always candidates.
+
+:class:`Prefilter` groups a log source's atoms by field and builds one Aho-Corasick
+automaton per field (``pyahocorasick``; a plain substring loop when it is not installed),
+so an event is scanned once per field, whatever the number of rules, and only the rules
+whose need was met are evaluated in full. The prefilter only narrows: a rule it passes is
+still run by its compiled matcher, so results are exactly those of the matchers alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.rule import SigmaRule
+from sigma.types import SigmaExpansion, SigmaNumber, SigmaString, SigmaTimestampPart
+
+from detectors.sigma.compiler import condition_trees, expand_placeholders
+from detectors.sigma.fieldmap import FieldMap, make_getter
+from soc.event import Event
+
+try:  # C implementation; optional
+    import ahocorasick  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - exercised only without the package
+    ahocorasick = None
+
+T = TypeVar("T")
+Atom = tuple[tuple[str, ...], str]
+Need = frozenset[Atom] | None
+
+
+def _literals(value: Any) -> frozenset[str] | None:
+    """Lowercased literals, one of which a value test needs in the event text."""
+    if isinstance(value, SigmaExpansion):
+        out: set[str] = set()
+        for v in value.values:
+            lits = _literals(v)
+            if lits is None:
+                return None
+            out |= lits
+        return frozenset(out)
+    if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
+        n = value.number
+        # an integer equality: the event text holds its digits ("4624", "04624", "4624.0")
+        return frozenset([str(n)]) if isinstance(n, int) and not isinstance(n, bool) else None
+    if not isinstance(value, SigmaString):
+        return None
+    if value.contains_placeholder():
+        return None
+    best = max((p for p in value.iter_parts() if isinstance(p, str)), key=len, default="")
+    return frozenset([best.lower()]) if best else None
+
+
+def _quality(need: frozenset[Atom]) -> tuple[int, int]:
+    return (min(len(lit) for _, lit in need), -len(need))
+
+
+class _NeedBuilder:
+    def __init__(self, fields: FieldMap, keyword_paths: tuple[str, ...], placeholders: Mapping[str, Any]):
+        self.fields = fields
+        self.keyword_paths = keyword_paths
+        self.placeholders = placeholders
+
+    def node(self, node: Any) -> Need:
+        if isinstance(node, ConditionFieldEqualsValueExpression):
+            lits = _literals(self._expand(node.value))
+            if lits is None:
+                return None
+            paths = self.fields.paths(node.field)
+            return frozenset((paths, lit) for lit in lits)
+        if isinstance(node, ConditionValueExpression):
+            lits = _literals(self._expand(node.value))
+            return None if lits is None else frozenset((self.keyword_paths, lit) for lit in lits)
+        if isinstance(node, ConditionOR):
+            out: set[Atom] = set()
+            for arg in node.args:
+                need = self.node(arg)
+                if need is None:
+                    return None
+                out |= need
+            return frozenset(out)
+        if isinstance(node, ConditionAND):
+            needs = [n for n in (self.node(a) for a in node.args) if n]
+            return max(needs, key=_quality) if needs else None
+        if isinstance(node, ConditionNOT):
+            return None
+        return None
+
+    def _expand(self, value: Any) -> Any:
+        try:
+            return expand_placeholders(value, self.placeholders)
+        except Exception:  # the compiler reports it; no need here
+            return None
+
+
+def rule_need(
+    rule: SigmaRule,
+    fields: FieldMap,
+    keyword_fields: Sequence[str],
+    placeholders: Mapping[str, Any] | None = None,
+) -> Need:
+    """The rule's need (``None``: it must always be evaluated)."""
+    keyword_paths = tuple(p for f in keyword_fields for p in fields.paths(f))
+    builder = _NeedBuilder(fields, keyword_paths, placeholders or {})
+    out: set[Atom] = set()
+    try:
+        for tree in condition_trees(rule):
+            need = builder.node(tree)
+            if need is None:
+                return None
+            out |= need
+    except Exception:  # anything odd: no prefilter for this rule
+        return None
+    return frozenset(out) or None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None
+
+
+class _Scanner:
+    """The literals of one event path -> rule indices, as one automaton."""
+
+    def __init__(self, table: dict[str, set[int]]) -> None:
+        self.table = {lit: tuple(sorted(idx)) for lit, idx in table.items()}
+        self.automaton: Any = None
+        if ahocorasick is not None:
+            automaton = ahocorasick.Automaton()
+            for lit, idx in self.table.items():
+                automaton.add_word(lit, idx)
+            automaton.make_automaton()
+            self.automaton = automaton
+
+    def scan(self, value: Any, hits: set[int]) -> None:
+        if isinstance(value, list):
+            for v in value:
+                self.scan(v, hits) if not isinstance(v, list) else None
+            return
+        t = _text(value)
+        if not t:
+            return
+        t = t.lower()
+        if self.automaton is not None:
+            for _, idx in self.automaton.iter(t):
+                hits.update(idx)
+        else:
+            for lit, idx in self.table.items():
+                if lit in t:
+                    hits.update(idx)
+
+
+class Prefilter(Generic[T]):
+    """Rules of one log source with their needs; :meth:`candidates` narrows per event.
+
+    Literals are grouped per event path (an atom on a Sigma field mapped to several paths
+    is filed under each). Paths under one object (``winlog.event_data.*``) are read by
+    walking that object's keys once, so the cost follows the event's size, not the number
+    of fields the rules name.
+    """
+
+    def __init__(self, items: Sequence[T], needs: Sequence[Need]) -> None:
+        self.items = list(items)
+        always: list[int] = []
+        per_path: dict[str, dict[str, set[int]]] = {}
+        for i, need in enumerate(needs):
+            if not need:
+                always.append(i)
+                continue
+            for paths, lit in need:
+                for path in paths:
+                    per_path.setdefault(path, {}).setdefault(lit, set()).add(i)
+        self.always = frozenset(always)
+        self._always_items = [self.items[i] for i in sorted(always)]
+        # paths "a.b.key" with a shared parent "a.b" are scanned by iterating the parent
+        parents: dict[str, dict[str, _Scanner]] = {}
+        single: list[tuple[Any, _Scanner, str]] = []
+        by_parent: dict[str, list[str]] = {}
+        for path in per_path:
+            parent = path.rpartition(".")[0]
+            if parent:
+                by_parent.setdefault(parent, []).append(path)
+        for parent, paths in by_parent.items():
+            if len(paths) >= 4:
+                parents[parent] = {p.rpartition(".")[2]: _Scanner(per_path.pop(p)) for p in paths}
+        for path, table in per_path.items():
+            single.append((make_getter(path), _Scanner(table), path))
+        self._parents = [(make_getter(parent), keys, parent) for parent, keys in parents.items()]
+        self._single = single
+
+    @property
+    def prefiltered(self) -> int:
+        """How many rules have a need (are skipped when it is not met)."""
+        return len(self.items) - len(self.always)
+
+    def candidates(self, event: Event) -> list[T]:
+        """The rules whose need the event meets, and the always-evaluated ones, in order."""
+        hits: set[int] = set()
+        for get, keys, parent in self._parents:
+            node = get(event)
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    scanner = keys.get(key)
+                    if scanner is not None and value is not None:
+                        scanner.scan(value, hits)
+            else:  # flattened input: literal dotted keys
+                for key, scanner in keys.items():
+                    value = event.get(f"{parent}.{key}")
+                    if value is not None:
+                        scanner.scan(value, hits)
+        for get, scanner, _ in self._single:
+            value = get(event)
+            if value is not None:
+                scanner.scan(value, hits)
+        if not hits:
+            return self._always_items
+        hits |= self.always
+        items = self.items
+        return [items[i] for i in sorted(hits)]
+
+
+def build_prefilter(items: Sequence[T], needs: Sequence[Need]) -> Prefilter[T]:
+    """A :class:`Prefilter` over ``items`` (their needs in the same order)."""
+    return Prefilter(items, needs)
+
+
+__all__ = ["Need", "Prefilter", "build_prefilter", "rule_need"]

@@ -1,0 +1,70 @@
+"""The Elasticsearch test server: a real cluster (``SOC_TEST_ES_URL``) or, in CI,
+osmem-server (an in-memory OpenSearch-compatible server) started once per test
+process on a free port. If osmem cannot start, tests fail; they never skip.
+
+osmem refuses the client's ``compatible-with`` media types, so only here the client
+gets :class:`PlainJsonNode`, which sends plain ``application/json``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import threading
+from typing import Any
+
+from elastic_transport import HttpHeaders, Urllib3HttpNode
+
+_lock = threading.Lock()
+_server: Any = None
+
+
+class PlainJsonNode(Urllib3HttpNode):
+    """A urllib3 node that sends ``application/json`` / ``application/x-ndjson``
+    instead of ``application/vnd.elasticsearch+json; compatible-with=N``."""
+
+    def perform_request(
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: HttpHeaders | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        fixed = HttpHeaders(headers or {})
+        for name in ("accept", "content-type"):
+            value = fixed.get(name)
+            if value and "compatible-with" in value:
+                fixed[name] = "application/x-ndjson" if "ndjson" in value else "application/json"
+        return super().perform_request(method, target, body, fixed, **kwargs)
+
+
+def es_url() -> str:
+    """The URL of the test cluster, starting osmem-server on first use."""
+    global _server
+    if url := os.environ.get("SOC_TEST_ES_URL"):
+        return url
+    with _lock:
+        if _server is None:
+            from osmem_server import OsmemServer
+
+            _server = OsmemServer.start(japanese=False)  # raises (test fails) if it cannot start
+            atexit.register(_server.close)
+        return str(_server.url)
+
+
+def es_options(name: str, **extra: Any) -> dict[str, Any]:
+    """Store options for a test namespace: its own index prefix on the test cluster."""
+    prefix = "t" + hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+    options: dict[str, Any] = {"hosts": [es_url()], "index_prefix": prefix, "refresh": True}
+    if not os.environ.get("SOC_TEST_ES_URL"):
+        options["node_class"] = PlainJsonNode
+    options.update(extra)
+    return options
+
+
+def open_es_store(name: str, **extra: Any) -> Any:
+    from soc.store.elasticsearch import ElasticsearchStore
+
+    return ElasticsearchStore(**es_options(name, **extra))
