@@ -74,6 +74,10 @@ CORPORA: dict[str, tuple[str, ...]] = {
 }
 
 
+# Parsers whose records are not text lines (decoded flows, packets): see their own benches.
+_NO_LINES = frozenset({"netflow", "packet"})
+
+
 def _file_lines(path: Path) -> Iterator[bytes]:
     for line in path.read_bytes().splitlines():
         if path.suffix == ".ini":
@@ -259,7 +263,8 @@ def main() -> None:
     for name in names:
         cases = cases_for(name, args.lines, rng)
         if not cases:
-            print(f"{name:<18} {'-':>12} {'':>10}  {'':4}  no dataset lines found under {LOGS}")
+            why = "binary input, no line corpus" if name in _NO_LINES else f"no dataset lines under {LOGS}"
+            print(f"{name:<18} {'-':>12} {'':>10}  {'':4}  {why}")
         for case in cases:
             rate = median_rate(case, args.repeat)
             target = _target(case.label)

@@ -23,7 +23,8 @@ from typing import Any
 import orjson
 
 from collectors.parsers.base import ParseError
-from soc.event import Event, RawRecord, format_ts
+from collectors.parsers.syslog import format_ts_cached
+from soc.event import Event, RawRecord
 
 PARSER_NAME = "suricata"
 
@@ -57,7 +58,7 @@ def _ts(text: Any, field: str) -> str:
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return format_ts(dt)
+    return format_ts_cached(dt)
 
 
 def _ms(text: str) -> str:
@@ -431,14 +432,24 @@ def _split_url(raw: str) -> dict[str, Any]:
     return out
 
 
+# orjson reads an integer beyond 64 bits as a float where json keeps an int: texts with
+# a run of 19+ digits go to json (19 digits: below -2**63 too). Found by mapping digits
+# to "0" and the rest to "x" (bytes.translate: ten times faster than a regex search).
+_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+_LONG_RUN = b"0" * 19
+
+
 def _loads(raw: bytes) -> Any:
-    """``json.loads(raw)``, via orjson when it accepts the text (same result, several times
-    faster); what orjson refuses (a BOM, NaN, lone surrogates, ...) goes to ``json`` so
-    that results and errors stay exactly those of ``json.loads``."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
+    """``json.loads(raw)``, via orjson when that gives the same result (several times
+    faster); what orjson refuses (a BOM, NaN, lone surrogates, ...) or may read
+    differently (integers beyond 64 bits) goes to ``json``, so that results and errors
+    stay exactly those of ``json.loads``."""
+    if _LONG_RUN not in raw.translate(_DIGIT_MAP):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
 
 
 @dataclass

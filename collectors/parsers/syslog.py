@@ -287,10 +287,10 @@ def _parse_5424(line: str, pri: int | None, pos: int, tzname: str) -> SyslogMess
             msg = msg[1:]
     return SyslogMessage(
         timestamp=ts,
-        hostname=_nil(host),
-        appname=_nil(app),
-        procid=_nil(procid),
-        msgid=_nil(msgid),
+        hostname=None if host == "-" else host,  # "-" is nil
+        appname=None if app == "-" else app,
+        procid=None if procid == "-" else procid,
+        msgid=None if msgid == "-" else msgid,
         structured_data=sd,
         message=msg,
         facility=None if pri is None else pri >> 3,
@@ -328,7 +328,12 @@ def _parse_3164(line: str, pri: int | None, pos: int, tzname: str, reference: da
     applied: str | None = None
     head = line[pos : pos + 3]
     if head in _MONTHS and line[pos + 15 : pos + 16] in (" ", ""):
-        ts = _infer_bsd(line[pos : pos + 15], tzname, reference)
+        text = line[pos : pos + 15]
+        ts = _SECOND_CACHE.get((text, tzname, reference.year))  # type: ignore[assignment]
+        # _infer_bsd's result without calling it: a known time of the reference's year,
+        # not in the future, and no new-year question.
+        if ts is None or ts - reference > _FUTURE_TOLERANCE or (head == "Jan" and reference.month == 12):
+            ts = _infer_bsd(text, tzname, reference)
         applied = tzname
         pos += 16
     elif head in _MONTHS and line[pos + 5 : pos + 6] == " " and line[pos + 14 : pos + 15] in (" ", ""):
@@ -351,9 +356,8 @@ def _parse_3164(line: str, pri: int | None, pos: int, tzname: str, reference: da
         raise _err("nothing after the timestamp: no hostname or message", "header")
     hostname: str | None = None
     sp = rest.find(" ")
-    first = rest if sp < 0 else rest[:sp]
-    if not _looks_like_tag(first) and sp > 0:
-        hostname = first
+    if sp > 0 and rest[sp - 1] != ":":  # the first word is a hostname, not a "TAG:" (_looks_like_tag)
+        hostname = rest[:sp]
         rest = rest[sp + 1 :]
     tag, pid, msg = _split_tag(rest)
     facility = severity = None
@@ -405,6 +409,11 @@ _TS_SECOND: dict[datetime, str] = {}
 def format_ts_cached(ts: datetime) -> str:
     """:func:`soc.event.format_ts`, with the text of each second cached (log lines
     share seconds); the fraction is appended as ``format_ts`` writes it."""
+    tz = ts.tzinfo
+    if tz is not UTC:
+        if tz is None:
+            return format_ts(ts)  # raises its ValueError
+        ts = ts.astimezone(UTC)  # an offset may carry microseconds
     us = ts.microsecond
     second = ts.replace(microsecond=0) if us else ts
     prefix = _TS_SECOND.get(second)
@@ -431,15 +440,15 @@ def base_event(msg: SyslogMessage) -> Event:
     if msg.hostname:
         event["host"] = {"hostname": msg.hostname, "name": msg.hostname}
         syslog["hostname"] = msg.hostname
+    procid = msg.procid
     if msg.appname:
         process: dict[str, Any] = {"name": msg.appname}
-        pid = msg.pid
-        if pid is not None:
-            process["pid"] = pid
+        if procid and procid.isdigit() and procid.isascii():  # SyslogMessage.pid, inlined
+            process["pid"] = int(procid)
         event["process"] = process
         syslog["appname"] = msg.appname
-    if msg.procid:
-        syslog["procid"] = msg.procid
+    if procid:
+        syslog["procid"] = procid
     if msg.priority is not None:
         syslog["priority"] = msg.priority
         fac = msg.facility or 0
@@ -476,7 +485,7 @@ class SyslogParser:
         return head[:4].isdigit() and head[4:5] == b"-" and head[10:11] in (b"T", b" ")
 
     def parse(self, record: RawRecord) -> list[Event]:
-        tzname = record_timezone(record, self.timezone)
+        tzname = record.meta.get("timezone") or self.timezone  # record_timezone, inlined
         try:
             msg = parse_syslog(record.raw, timezone=tzname, reference=record.received)
         except ValueError as exc:  # a bad timezone name in the record's meta

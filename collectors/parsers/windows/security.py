@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.parsers.windows.common import append_related, basename, to_long
+from collectors.parsers.windows.common import append_related, basename, get_field, set_field, to_long
 from collectors.parsers.windows.shapes import WinEvent
-from soc.event import Event, get_field, set_field
+from soc.event import Event
 
 _A, _C, _I, _P, _G = "authentication", "configuration", "iam", "process", "group"
 # code: (category, type, action)

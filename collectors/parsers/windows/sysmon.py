@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import re
 
-from collectors.parsers.windows.common import append_related, basename, split_args, to_long
+from collectors.parsers.syslog import format_ts_cached
+from collectors.parsers.windows.common import (
+    append_related,
+    basename,
+    get_field,
+    set_field,
+    split_args,
+    to_long,
+)
 from collectors.parsers.windows.shapes import WinEvent
-from soc.event import Event, format_ts, get_field, set_field
+from soc.event import Event
 
 _P, _F, _N, _C, _R = "process", "file", "network", "configuration", "registry"
 CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
@@ -91,7 +99,7 @@ def map_sysmon(w: WinEvent, ev: Event) -> None:
     m = _UTC_TIME.match(ed.get("UtcTime", ""))
     if m:
         ev["@timestamp"] = f"{m.group(1)}T{m.group(2)}.{m.group(3)}Z"
-    ev["event"]["created"] = format_ts(w.time)
+    ev["event"]["created"] = format_ts_cached(w.time)
     cat = CATEGORIES.get(code)
     if cat:
         if cat[0]:
