@@ -1,6 +1,6 @@
 """Benchmark: the full SigmaHQ corpus over >= 100,000 Windows events.
 
-Usage: taskset -c 1 .venv/bin/python bench/sigma.py [--events N]
+Usage: taskset -c 1 .venv/bin/python bench/sigma_corpus.py [--events N]
 Prints the corpus load+compile time cold (empty parse cache) and cached, events/s for
 matching alone and for parse + match (FileReader + Processor over the shared Windows
 samples, replicated to N events), and peak RSS.
