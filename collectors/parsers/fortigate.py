@@ -24,7 +24,7 @@ from typing import Any
 from collectors.parsers.base import ParseError
 from collectors.parsers.kv import KVError, split_kv
 from collectors.parsers.syslog import format_ts_cached, record_timezone, resolve_timezone
-from soc.event import Event, RawRecord, format_ts
+from soc.event import Event, RawRecord, format_ts, get_field
 
 PARSER_NAME = "fortigate"
 
@@ -80,15 +80,6 @@ def _put(event: Event, path: str, value: Any) -> None:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node.setdefault(parts[-1], value)
-
-
-def _get(event: Event, path: str) -> Any:
-    node: Any = event
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def _int(text: str) -> int | None:
@@ -258,7 +249,7 @@ class FortigateParser:
         if kind == "event":
             for key, path in _EVENT_ALT.items():
                 value = kv.get(key)
-                if value and _get(event, path) is None:
+                if value and get_field(event, path) is None:
                     number = _int(value) if path.endswith("port") else None
                     _put(event, path, number if path.endswith("port") else value)
                     rest.pop(key, None)

@@ -23,7 +23,7 @@ from typing import Any
 from collectors.parsers.base import ParseError
 from collectors.parsers.csvline import CSVError, split_csv
 from collectors.parsers.syslog import format_ts_cached, record_timezone, resolve_timezone
-from soc.event import Event, RawRecord, format_ts
+from soc.event import Event, RawRecord, format_ts, get_field
 
 PARSER_NAME = "panos"
 
@@ -231,15 +231,6 @@ def _put(event: Event, path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _get(event: Event, path: str) -> Any:
-    node: Any = event
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def _int(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
@@ -368,7 +359,7 @@ class PanosParser:
                 if (
                     len(cols) > i
                     and cols[i] not in ("", "0.0.0.0")
-                    and _get(event, path) in (None, "0.0.0.0")
+                    and get_field(event, path) in (None, "0.0.0.0")
                 ):
                     _put(event, path, cols[i])
             if len(cols) > 12 and cols[12]:
@@ -446,17 +437,17 @@ class PanosParser:
                 if threat.get("id") == "9999":
                     threat["name"] = "URL-filtering"
                 panw["threat"] = {**panw.get("threat", {}), **threat}
-            level = _get(event, "log.level")
+            level = get_field(event, "log.level")
             if level in _SEVERITY:
                 ev["severity"] = _SEVERITY[level]
-            url = _get(event, "url.original")
+            url = get_field(event, "url.original")
             if url is not None and panw["sub_type"] != "url":
                 _put(event, "file.name", url)
                 del event["url"]
             elif url and url != "-/":
                 _url(event, url)
         for side in ("source", "destination"):  # NAT fields only when translation happened
-            nat = _get(event, side + ".nat")
+            nat = get_field(event, side + ".nat")
             if nat and nat.get("ip") == "0.0.0.0" and nat.get("port") == 0:
                 del event[side]["nat"]
 
@@ -488,18 +479,20 @@ class PanosParser:
             event.setdefault("network", {}).setdefault("type", "ipv6" if ":" in src["ip"] else "ipv4")
         ips: list[str] = []
         for path in ("source.ip", "destination.ip", "source.nat.ip", "destination.nat.ip"):
-            ip = _get(event, path)
+            ip = get_field(event, path)
             if ip and ip not in ips:
                 ips.append(ip)
         related: dict[str, Any] = {}
         if ips:
             related["ip"] = ips
-        users = [u for u in (_get(event, "source.user.name"), _get(event, "destination.user.name")) if u]
+        users = [
+            u for u in (get_field(event, "source.user.name"), get_field(event, "destination.user.name")) if u
+        ]
         if users:
             related["user"] = users
-            if _get(event, "user.name") is None:
+            if get_field(event, "user.name") is None:
                 _put(event, "user.name", users[0])
-        hosts = [h for h in (_get(event, "observer.hostname"), _get(event, "url.domain")) if h]
+        hosts = [h for h in (get_field(event, "observer.hostname"), get_field(event, "url.domain")) if h]
         if hosts:
             related["hosts"] = hosts
         if related:

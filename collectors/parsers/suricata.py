@@ -14,15 +14,13 @@ fileinfo -> ``file.path/size``, DNS v1 (one answer a line) and v2 (``answers``) 
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from collectors.parsers.base import ParseError
+from collectors.parsers.jsonload import loads_json
 from collectors.parsers.syslog import format_ts_cached
 from soc.event import Event, RawRecord
 
@@ -432,26 +430,6 @@ def _split_url(raw: str) -> dict[str, Any]:
     return out
 
 
-# orjson reads an integer beyond 64 bits as a float where json keeps an int: texts with
-# a run of 19+ digits go to json (19 digits: below -2**63 too). Found by mapping digits
-# to "0" and the rest to "x" (bytes.translate: ten times faster than a regex search).
-_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
-_LONG_RUN = b"0" * 19
-
-
-def _loads(raw: bytes) -> Any:
-    """``json.loads(raw)``, via orjson when that gives the same result (several times
-    faster); what orjson refuses (a BOM, NaN, lone surrogates, ...) or may read
-    differently (integers beyond 64 bits) goes to ``json``, so that results and errors
-    stay exactly those of ``json.loads``."""
-    if _LONG_RUN not in raw.translate(_DIGIT_MAP):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(raw)
-
-
 @dataclass
 class SuricataParser:
     """Parser for Suricata EVE JSON lines."""
@@ -466,7 +444,7 @@ class SuricataParser:
 
     def parse(self, record: RawRecord) -> list[Event]:
         try:
-            obj = _loads(record.raw)
+            obj = loads_json(record.raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"not valid JSON: {exc}", parser=self.name, field="message") from None
         if not isinstance(obj, dict):

@@ -11,11 +11,9 @@ common fields only.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import orjson
 
 from collectors.parsers.base import ParseError
+from collectors.parsers.jsonload import loads_json
 from collectors.parsers.windows.common import base_event
 from collectors.parsers.windows.security import map_security, map_system
 from collectors.parsers.windows.shapes import PARSER_NAME, WinEvent, normalise, shape_of
@@ -51,26 +49,6 @@ def to_ecs(w: WinEvent) -> Event:
     return ev
 
 
-# orjson reads an integer beyond 64 bits as a float where json keeps an int: texts with
-# a run of 19+ digits go to json (19 digits: below -2**63 too). Found by mapping digits
-# to "0" and the rest to "x" (bytes.translate: ten times faster than a regex search).
-_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
-_LONG_RUN = b"0" * 19
-
-
-def _loads(raw: bytes) -> Any:
-    """``json.loads(raw)``, via orjson when that gives the same result (several times
-    faster); what orjson refuses (a BOM, NaN, lone surrogates, ...) or may read
-    differently (integers beyond 64 bits) goes to ``json``, so that results and errors
-    stay exactly those of ``json.loads``."""
-    if _LONG_RUN not in raw.translate(_DIGIT_MAP):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(raw)
-
-
 class WindowsParser:
     """One Windows event (JSON, any known shape) per record -> one ECS event."""
 
@@ -93,7 +71,7 @@ class WindowsParser:
     def parse(self, record: RawRecord) -> list[Event]:
         """Parse ``record.raw`` (UTF-8 JSON); :class:`ParseError` names what was wrong."""
         try:
-            doc = _loads(record.raw)
+            doc = loads_json(record.raw)
         except UnicodeDecodeError as exc:
             raise ParseError(f"not UTF-8 at byte {exc.start}", parser=self.name, field="json") from None
         except json.JSONDecodeError as exc:
