@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # logger (bsdutils) is a real syslog sender for the collector tests; openssl makes
-# the TLS certificates of the forwarding tests; softflowd exports NetFlow from pcaps.
-DEBIAN_PACKAGES="bsdutils openssl softflowd"
+# the TLS certificates of the forwarding tests; softflowd exports NetFlow from pcaps;
+# syslog-ng-core brings loggen (syslog load over TLS); curl posts to the HTTP input.
+DEBIAN_PACKAGES="bsdutils openssl softflowd syslog-ng-core curl"
 python3 -c 'import venv, ensurepip' 2>/dev/null || DEBIAN_PACKAGES="$DEBIAN_PACKAGES python3-venv"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
