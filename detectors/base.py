@@ -8,7 +8,7 @@ for time-driven results). Detectors never write alerts or open stores themselves
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from soc.event import Event
@@ -69,3 +69,30 @@ class StreamingDetector(Protocol):
     def observe(self, event: Event) -> list[Match]: ...
 
     def tick(self, now: datetime) -> list[Match]: ...
+
+
+class ScheduledRule(Protocol):
+    """A rule evaluated as queries over the store, one time window at a time.
+
+    The scheduler calls :meth:`evaluate` for consecutive half-open windows
+    ``[start, end)`` of event time, strictly in order and never twice for the same
+    window once it has succeeded; it records every run (window, duration, hits,
+    errors), catches up missed windows in order after downtime, and turns the
+    returned matches into alerts. A rule that keeps state across windows (a spike's
+    reference window, a new-term baseline, a flatline's last seen) exposes it through
+    :meth:`snapshot` / :meth:`restore`, which the scheduler persists with the window
+    it belongs to, so a restart resumes exactly where the last committed window ended.
+    ``evaluate`` raises :class:`soc.store.base.StoreError` when the store cannot
+    answer; the window is then retried later, not skipped.
+    """
+
+    rule: RuleInfo
+    run_every: timedelta
+    buffer_time: timedelta  # how far back each window reaches (its length)
+    query_delay: timedelta  # how long after real time a window is evaluated (late events)
+
+    def evaluate(self, store: Any, start: datetime, end: datetime) -> list[Match]: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...
