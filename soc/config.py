@@ -233,8 +233,24 @@ class SigmaConfig(_Section):
     """Field and log-source mappings from Sigma's taxonomy to ECS (relative to the config file)."""
 
 
+class StatefulConfig(_Section):
+    enabled: bool = True
+    paths: list[str] = ["../rules/stateful"]
+    """Stateful rule files or folders (ElastAlert-style YAML); relative to the config file."""
+    checkpoint_interval_s: float = Field(5.0, gt=0)
+    """How often (at most) rule state is checkpointed to the state store under load; an idle
+    pipeline checkpoints after every batch. Spool records are acknowledged only once a
+    checkpoint covers them."""
+    max_event_ids: int = Field(100_000, ge=1)
+    """Event ids remembered per rule, so a re-delivered event is not counted twice."""
+    live_skew_s: float = Field(600.0, ge=0)
+    """Events within this many seconds of the wall clock are live: the flatline clock then
+    runs on between events."""
+
+
 class DetectionConfig(_Section):
     sigma: SigmaConfig = SigmaConfig()
+    stateful: StatefulConfig = StatefulConfig()
 
 
 class AlertsConfig(_Section):

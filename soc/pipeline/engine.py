@@ -228,6 +228,8 @@ class Engine:
             if self._detectors_override is not None
             else (self._build_detectors())
         )
+        self._checkpointers = [d for d in self.detectors if hasattr(d, "checkpoint")]
+        self._last_checkpoint = time.monotonic()
         self.processor = Processor(
             ParserSet(timezone=s.timezone),
             enrichers=[AgencyEnricher(s.agencies)],
@@ -273,6 +275,7 @@ class Engine:
         if self._api_server is not None:
             self._api_server.should_exit = True
             self._api_thread.join(timeout=10)
+        self._save_detector_state()
         self.store.flush()
         self.store.close()
         self.spool.close()
@@ -386,6 +389,7 @@ class Engine:
                 continue
             started = time.perf_counter()
             result = self.processor.process([record for _, record in items])
+            self._checkpoint_detectors(result)
             self.metrics.pipeline_batch_seconds.observe(time.perf_counter() - started)
             self._put(self._write_q, (items[-1][0], result))
 
@@ -407,6 +411,37 @@ class Engine:
             for error in getattr(report, "errors", ()):
                 log.warning("rule not reloaded, the previous version keeps running: %s", error)
 
+    def _checkpoint_detectors(self, result: BatchResult) -> None:
+        """Take the stateful detectors' checkpoints with this batch (processor thread) when
+        the pipeline is idle or ``checkpoint_interval_s`` has passed; the writer acknowledges
+        spool records only with a batch that carries one, so a restart never resumes the
+        spool past the saved rule state (re-delivered events are deduplicated by id)."""
+        if not self._checkpointers:
+            return
+        now = time.monotonic()
+        interval = self.settings.detection.stateful.checkpoint_interval_s
+        if self._parse_q.empty() or now - self._last_checkpoint >= interval:
+            self._last_checkpoint = now
+            result.checkpoints = [d.checkpoint() for d in self._checkpointers]  # type: ignore[attr-defined]
+
+    def _commit_checkpoints(self, result: BatchResult) -> bool:
+        """Write a batch's detector checkpoints; False: the batch may not be acknowledged yet."""
+        if not self._checkpointers:
+            return True
+        if result.checkpoints is None:
+            return False
+        for pending in result.checkpoints:
+            pending.commit(self.state)
+        return True
+
+    def _save_detector_state(self) -> None:
+        """At stop (processing threads joined): every stateful detector's last state."""
+        for detector in self._checkpointers:
+            try:
+                detector.checkpoint().commit(self.state)  # type: ignore[attr-defined]
+            except Exception:
+                log.exception("could not save the state of detector %s", detector.name)
+
     def _writer_loop(self) -> None:
         while True:
             item = self._write_q.get()
@@ -415,7 +450,7 @@ class Engine:
             last_seq, result = item
             try:
                 self._write(result)
-                if last_seq is not None:
+                if last_seq is not None and self._commit_checkpoints(result):
                     self.spool.ack(last_seq)
             finally:
                 with self._busy_lock:
@@ -542,13 +577,30 @@ class Engine:
     def _build_detectors(self) -> list[StreamingDetector]:
         sigma = self.settings.detection.sigma
         if not sigma.enabled:
-            return []
+            return self._stateful_detectors()
         from detectors.sigma import SigmaDetector
 
         detector = SigmaDetector([self.config.resolve(p) for p in sigma.paths], config=self._sigma_config())
         for error in detector.errors:
             log.warning("sigma rule not loaded: %s", error)
         log.info("sigma: %s", detector.stats)
+        return [detector, *self._stateful_detectors()]
+
+    def _stateful_detectors(self) -> list[StreamingDetector]:
+        """The stateful rules (``detection.stateful``), state restored from the state store."""
+        cfg = self.settings.detection.stateful
+        if not cfg.enabled:
+            return []
+        from detectors.stateful import StatefulDetector
+
+        detector = StatefulDetector(
+            [self.config.resolve(p) for p in cfg.paths],
+            state=self.state,
+            store=self.store,
+            max_event_ids=cfg.max_event_ids,
+            live_skew_s=cfg.live_skew_s,
+        )
+        log.info("stateful rules: %d loaded, %d failed", len(detector.runtimes), detector.rules_failed)
         return [detector]
 
     def _sigma_config(self) -> dict[str, Any]:
