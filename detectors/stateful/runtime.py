@@ -132,7 +132,7 @@ class RuleRuntime:
         group = self._group(key, ts)
         if self.kind.keeps_evidence:
             group.evidence.append((ts, event))
-            while len(group.evidence) > self.rule.max_evidence:
+            while len(group.evidence) > self.rule.max_evidence + 1:  # +1: a window closed by its successor
                 group.evidence.popleft()
         fire = self.kind.observe(group.state, ts, event)
         out = self._emit(group, fire, ts) if fire is not None else []
