@@ -22,27 +22,47 @@ STATEFUL_DIR = "stateful"
 
 
 def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Every ``.yml``/``.yaml`` file under the given files or directories, sorted."""
+    """Every stateful rule file under the given files or directories, sorted.
+
+    A directory contributes its ``.yml``/``.yaml`` files that are in a ``stateful``
+    folder (or the directory is one), and the others whose content is a stateful rule
+    (a mapping whose ``type`` is a stateful rule type); a file given by name is always
+    read.
+    """
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+            inside = path.name == STATEFUL_DIR
+            for p in sorted(path.rglob("*")):
+                if p.suffix not in RULE_SUFFIXES or not p.is_file():
+                    continue
+                if inside or STATEFUL_DIR in p.relative_to(path).parts[:-1] or is_stateful_content(p):
+                    yield p
         elif path.is_file():
             yield path
 
 
-def is_stateful_file(path: Path) -> bool:
-    """Whether a rule file is a stateful rule (under a ``stateful/`` folder, or a YAML
-    mapping whose ``type`` is a stateful rule type) rather than a Sigma rule."""
-    if STATEFUL_DIR in Path(path).parts[:-1]:
-        return True
+def is_stateful_content(path: Path) -> bool:
+    """Whether a YAML file holds a stateful rule (``type`` a stateful rule type, no Sigma
+    ``detection``/``correlation`` at the top level)."""
     from detectors.stateful.registry import RULE_TYPES
 
     try:
         docs = list(yaml.safe_load_all(Path(path).read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
-    return any(isinstance(d, dict) and d.get("type") in RULE_TYPES and "detection" not in d for d in docs)
+    return any(
+        isinstance(d, dict)
+        and d.get("type") in RULE_TYPES
+        and "detection" not in d
+        and "correlation" not in d
+        for d in docs
+    )
+
+
+def is_stateful_file(path: Path) -> bool:
+    """Whether a rule file given by name is a stateful rule rather than a Sigma rule."""
+    return Path(path).parent.name == STATEFUL_DIR or is_stateful_content(path)
 
 
 def _key_lines(text: str) -> list[dict[str, int]]:
