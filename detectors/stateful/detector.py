@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from detectors.base import Match
+from detectors.checkpoint import PendingCheckpoint, RuleStateTable, serialize
 from detectors.sigma.engine import event_time
 from detectors.sigma.fieldmap import FieldMap
-from detectors.stateful.checkpoint import PendingCheckpoint, RuleStateTable, serialize
 from detectors.stateful.loader import iter_rule_files, load_rules
 from detectors.stateful.params import RuleError
 from detectors.stateful.runtime import DEFAULT_MAX_EVENT_IDS, RuleRuntime

@@ -583,6 +583,9 @@ class Engine:
         detector = SigmaDetector([self.config.resolve(p) for p in sigma.paths], config=self._sigma_config())
         for error in detector.errors:
             log.warning("sigma rule not loaded: %s", error)
+        restored = detector.restore_state(self.state)  # correlation windows of the last run
+        if restored:
+            log.info("sigma: %d correlation windows restored", restored)
         log.info("sigma: %s", detector.stats)
         return [detector, *self._stateful_detectors()]
 

@@ -1,4 +1,5 @@
-"""Rule state in the state store: table ``stateful_rule_state`` (one row per rule id).
+"""Detector rule state in the state store: table ``stateful_rule_state`` (one row per rule
+id; stateful rules and Sigma correlations alike).
 
 :meth:`RuleStateTable.save` writes the serialized snapshots of several rules in one
 transaction, so a checkpoint is all or nothing. :class:`PendingCheckpoint` is a
