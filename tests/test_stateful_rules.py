@@ -443,3 +443,34 @@ def test_snapshot_restore_round_trip_mid_window(tmp_path: Path) -> None:
     assert len(out) == 1 and out[0].details["count"] == 10
     assert {e["event"]["id"] for e in out[0].events} == {e["event"]["id"] for e in events}
     state.close()
+
+
+def test_incremental_checkpoints_write_what_changed_and_restore_exactly(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "state.db")
+    det = detector(tmp_path, BRUTE + "max_groups: 3\n", state=state)
+    runtime = next(iter(det.runtimes.values()))
+    feed(det, [ssh_fail(i * 0.1, f"10.0.0.{i % 3}") for i in range(9)])
+    first = det.checkpoint()
+    delta = first.deltas[runtime.rule.id]
+    assert delta.replace and len(delta.groups) == 3 and len(delta.ids) == 9
+    first.commit(state)
+    assert len(det.checkpoint()) == 0  # nothing changed
+    feed(det, [ssh_fail(1, "10.0.0.1"), ssh_fail(1.1, "10.0.0.9")])  # one group touched, one new (evicts one)
+    second = det.checkpoint()
+    delta = second.deltas[runtime.rule.id]
+    assert not delta.replace
+    assert sorted(delta.groups) == ['["10.0.0.1"]', '["10.0.0.9"]'] and delta.removed == ['["10.0.0.0"]']
+    assert [eid for eid, _ in delta.ids] == [e for e in list(runtime.seen)[-2:]]
+    second.commit(state)
+    state.close()
+
+    state = StateStore(tmp_path / "state.db")
+    again = StatefulDetector([tmp_path / "rules"], state=state)
+    restored = next(iter(again.runtimes.values()))
+
+    def norm(snap: dict) -> dict:
+        return {**snap, "groups": sorted(snap["groups"], key=lambda g: g[0])}
+
+    assert norm(restored.snapshot()) == norm(runtime.snapshot())
+    assert list(restored.groups) == list(runtime.groups)  # least recently seen first, as before
+    state.close()

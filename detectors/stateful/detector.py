@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.base import Match
-from detectors.checkpoint import PendingCheckpoint, RuleStateTable, serialize
+from detectors.checkpoint import PendingCheckpoint, RuleStateTable
 from detectors.sigma.engine import event_time
 from detectors.sigma.fieldmap import FieldMap
 from detectors.stateful.loader import iter_rule_files, load_rules
@@ -182,8 +182,7 @@ class StatefulDetector:
         pending = PendingCheckpoint()
         for rid, runtime in self.runtimes.items():
             if runtime.dirty:
-                pending.rows[rid] = (runtime.kind.name, serialize(runtime.snapshot()))
-                runtime.dirty = False
+                pending.deltas[rid] = runtime.delta()
         self.checkpoints += 1
         return pending
 

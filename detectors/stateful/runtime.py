@@ -10,7 +10,9 @@
   again (the spool re-delivers after a crash) is counted once (``duplicates``);
 * realert clocks, suppression windows and held aggregations (:mod:`.alerting`).
 
-``snapshot()``/``restore()`` give and take all of it as JSON-able data. Both the
+``snapshot()``/``restore()`` give and take all of it as JSON-able data; ``delta()`` gives
+only what changed since the previous ``delta()`` (the groups touched, the new event ids),
+so the engine's frequent checkpoints cost what changed, not the whole state. Both the
 streaming detector and the scheduled adapter drive a runtime.
 """
 
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detectors.base import Match
+from detectors.checkpoint import RuleDelta, serialize
 from detectors.stateful.alerting import Aggregator, Realert, Suppression, _key
 from detectors.stateful.model import StatefulRule
 from detectors.stateful.ruletype import Fire, RuleType, field_values
@@ -64,6 +67,11 @@ class RuleRuntime:
         self.started: float | None = None
         self.watermark: float | None = None
         self.dirty = False
+        self._dirty_groups: set[tuple[Any, ...]] = set()
+        self._removed_groups: set[tuple[Any, ...]] = set()
+        self._new_ids: list[tuple[str, float]] = []
+        self._ids_before: float | None = None
+        self._full = True  # the next delta rewrites everything (nothing stored yet)
         self._ticks = type(self.kind).tick is not RuleType.tick
         self._next_cleanup = 0.0
         tf = self.kind.timeframe or 0.0
@@ -85,13 +93,20 @@ class RuleRuntime:
         if group is None:
             group = Group(key, self.kind.new_state(), ts)
             self.groups[key] = group
+            self._removed_groups.discard(key)
             if len(self.groups) > self.rule.max_groups:
-                self.groups.popitem(last=False)
+                evicted, _ = self.groups.popitem(last=False)
+                self._forget(evicted)
                 self.counters["groups_evicted"] += 1
         else:
             self.groups.move_to_end(key)
             group.last = max(group.last, ts)
+        self._dirty_groups.add(key)
         return group
+
+    def _forget(self, key: tuple[Any, ...]) -> None:
+        self._dirty_groups.discard(key)
+        self._removed_groups.add(key)
 
     def _first_time(self, event: Event) -> bool:
         """Record the event id; False when it was already observed."""
@@ -102,6 +117,7 @@ class RuleRuntime:
             self.counters["duplicates"] += 1
             return False
         self.seen[event_id] = self.watermark or 0.0
+        self._new_ids.append((str(event_id), self.watermark or 0.0))
         if len(self.seen) > self.max_event_ids:
             self.seen.popitem(last=False)
             self.counters["event_ids_evicted"] += 1
@@ -184,9 +200,13 @@ class RuleRuntime:
                 if g.last <= now - self.horizon and self.kind.idle(g.state, now)
             ]:
                 del self.groups[key]
+                self._forget(key)
+                self.dirty = True
         cutoff = now - self.horizon
         while self.seen and next(iter(self.seen.values())) < cutoff:
             self.seen.popitem(last=False)
+            self._ids_before = cutoff
+            self.dirty = True
         self.realert.expire(now)
         self.suppression.expire(now)
 
@@ -194,8 +214,12 @@ class RuleRuntime:
 
     def _emit(self, group: Group, fire: Fire, ts: float) -> list[Match]:
         self.counters["fired"] += 1
+        self.dirty = True
         if fire.forget:
             self.groups.pop(group.values, None)
+            self._forget(group.values)
+        elif group.values in self.groups:
+            self._dirty_groups.add(group.values)
         if fire.events is not None:
             evidence = list(fire.events)
         elif fire.window is not None:
@@ -243,43 +267,73 @@ class RuleRuntime:
             "aggregations_evicted": self.aggregator.evicted if self.aggregator else 0,
         }
 
-    def snapshot(self) -> dict[str, Any]:
-        """All state as JSON-able data."""
+    def _header(self) -> dict[str, Any]:
         return {
             "v": SNAPSHOT_VERSION,
             "type": self.kind.name,
             "started": self.started,
             "watermark": self.watermark,
-            "groups": [
-                [_plain(g.values), self.kind.dump(g.state), g.last, [[t, e] for t, e in g.evidence]]
-                for g in self.groups.values()
-            ],
-            "seen": list(self.seen.items()),
             "realert": self.realert.snapshot(),
             "suppress": self.suppression.snapshot(),
             "aggregation": self.aggregator.snapshot() if self.aggregator else [],
             "counters": dict(self.counters),
         }
 
+    def _dump_group(self, g: Group) -> list[Any]:
+        return [_plain(g.values), self.kind.dump(g.state), g.last, [[t, e] for t, e in g.evidence]]
+
+    def snapshot(self) -> dict[str, Any]:
+        """All state as JSON-able data."""
+        return {
+            **self._header(),
+            "groups": [self._dump_group(g) for g in self.groups.values()],
+            "seen": list(self.seen.items()),
+        }
+
+    def delta(self) -> RuleDelta:
+        """What changed since the previous delta, serialized (resets the change tracking)."""
+        header = serialize({**self._header(), "layout": "split"})
+        if self._full:
+            delta = RuleDelta(self.kind.name, header, replace=True)
+            dirty: Iterable[tuple[Any, ...]] = list(self.groups)
+            delta.ids = list(self.seen.items())
+        else:
+            delta = RuleDelta(self.kind.name, header)
+            dirty = self._dirty_groups
+            delta.removed = [serialize(_plain(k)).decode() for k in self._removed_groups]
+            delta.ids = self._new_ids
+            delta.ids_before = self._ids_before
+        for key in dirty:
+            group = self.groups.get(key)
+            if group is not None:
+                delta.groups[serialize(_plain(key)).decode()] = serialize(self._dump_group(group))
+        self._dirty_groups, self._removed_groups, self._new_ids = set(), set(), []
+        self._ids_before = None
+        self._full = False
+        self.dirty = False
+        return delta
+
     def restore(self, data: dict[str, Any]) -> bool:
         """Take a snapshot back; False (and nothing changed) when it is of another rule type."""
         if not data or data.get("v") != SNAPSHOT_VERSION or data.get("type") != self.kind.name:
             return False
         self.groups = OrderedDict()
-        for values, state, last, evidence in data["groups"]:
+        for values, state, last, evidence in sorted(data["groups"], key=lambda g: g[2]):
             key = _key(values)
             self.groups[key] = Group(key, self.kind.load(state), last, deque((t, e) for t, e in evidence))
         self.started = data.get("started")
         self.watermark = data.get("watermark")
         if self.started is not None and hasattr(self.kind, "started"):
             self.kind.started = self.started  # type: ignore[attr-defined]
-        self.seen = OrderedDict((str(k), float(v)) for k, v in data.get("seen", []))
+        self.seen = OrderedDict((str(k), float(v)) for k, v in data.get("seen", [])[-self.max_event_ids :])
         self.realert.restore(data.get("realert", []))
         self.suppression.restore(data.get("suppress", []))
         if self.aggregator is not None:
             self.aggregator.restore(data.get("aggregation", []))
         self.counters.update(data.get("counters", {}))
         self.dirty = False
+        self._full = data.get("layout") != "split"  # a state from elsewhere is stored whole next time
+        self._dirty_groups, self._removed_groups, self._new_ids = set(), set(), []
         return True
 
 
