@@ -24,20 +24,44 @@ scheduled adapter reads the window's pushed-down events and tests the rest).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from detectors.sigma.compiler import CompileError, Matcher, compile_rule
-from detectors.sigma.fieldmap import FieldMap
+from detectors.sigma.fieldmap import FieldMap, make_getter
 from detectors.stateful.params import RuleParamError
 from soc.event import Event
 from soc.query import QuerySyntaxError, parse_query
 from soc.store.base import FieldFilter, Query
-from soc.store.match import check_query, query_matches
+from soc.store.match import check_query, element_eq, element_matches, elements, query_matches
+
+
+def compile_field_filter(f: FieldFilter) -> Callable[[Event], bool]:
+    """One store filter as a closure with exactly :func:`soc.store.match.filter_matches`'
+    meaning, reading the field with a compiled getter (the streaming hot path)."""
+    get = make_getter(f.field)
+    if f.op == "exists":
+        return lambda e: (v := get(e)) is not None and v != [] and v != {}
+    if f.op == "ne":
+        value = f.value
+        return lambda e: not any(element_eq(x, value) for x in elements(get(e)))
+    if f.op == "eq" and isinstance(f.value, str):
+        wanted = f.value
+
+        def eq(e: Event) -> bool:
+            v = get(e)
+            if v == wanted:
+                return True
+            if isinstance(v, list):
+                return any(element_eq(x, wanted) for x in v)
+            return isinstance(v, int) and not isinstance(v, bool) and str(v) == wanted
+
+        return eq
+    return lambda e: any(element_matches(x, f) for x in elements(get(e)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +70,16 @@ class EventFilter:
 
     query: Query
     detection: Matcher | None = None
+    _tests: tuple[Callable[[Event], bool], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tests", tuple(compile_field_filter(f) for f in self.query.filters))
 
     def __call__(self, event: Event) -> bool:
-        if (self.query.filters or self.query.text is not None) and not query_matches(event, self.query):
+        for test in self._tests:
+            if not test(event):
+                return False
+        if self.query.text is not None and not query_matches(event, Query(text=self.query.text)):
             return False
         return self.detection is None or self.detection(event)
 

@@ -20,6 +20,7 @@ from soc.event import Event, get_field
 class _ListRule(RuleType):
     list_key: ClassVar[str] = ""
     keeps_evidence = False
+    grouped = False
 
     def __init__(self, params: Params) -> None:
         super().__init__(params)

@@ -41,6 +41,7 @@ class RuleType:
     keys: ClassVar[frozenset[str]] = frozenset()
     needs_timeframe: ClassVar[bool] = False
     keeps_evidence: ClassVar[bool] = True  # the runtime keeps recent events per group
+    grouped: ClassVar[bool] = True  # False: verdicts need no per-group state (blacklist, whitelist)
 
     def __init__(self, params: Params) -> None:
         self.timeframe: float | None = None

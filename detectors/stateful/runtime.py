@@ -26,10 +26,11 @@ from typing import Any
 
 from detectors.base import Match
 from detectors.checkpoint import RuleDelta, serialize
+from detectors.sigma.fieldmap import make_getter
 from detectors.stateful.alerting import Aggregator, Realert, Suppression, _key
 from detectors.stateful.model import StatefulRule
-from detectors.stateful.ruletype import Fire, RuleType, field_values
-from soc.event import Event, get_field
+from detectors.stateful.ruletype import Fire, RuleType
+from soc.event import Event
 
 SNAPSHOT_VERSION = 1
 DEFAULT_MAX_EVENT_IDS = 100_000
@@ -63,6 +64,8 @@ class RuleRuntime:
             else None
         )
         self.max_event_ids = max_event_ids
+        self._key_getters = tuple(make_getter(f) for f in rule.group_by)
+        self._id_getter = make_getter("event.id")
         self.seen: OrderedDict[str, float] = OrderedDict()
         self.started: float | None = None
         self.watermark: float | None = None
@@ -110,7 +113,7 @@ class RuleRuntime:
 
     def _first_time(self, event: Event) -> bool:
         """Record the event id; False when it was already observed."""
-        event_id = get_field(event, "event.id")
+        event_id = self._id_getter(event)
         if not event_id:
             return True
         if event_id in self.seen:
@@ -141,10 +144,13 @@ class RuleRuntime:
             return []
         self.dirty = True
         self.counters["events"] += 1
-        key = field_values(event, self.rule.group_by) if self.rule.group_by else ()
+        key = self._group_key(event)
         if key is None:
             self.counters["without_group_key"] += 1
             return []
+        if not self.kind.grouped:  # per-event verdicts (blacklist): no per-group state to keep
+            fire = self.kind.observe(None, ts, event)
+            return self._emit(Group(key, None, ts), fire, ts) if fire is not None else []
         group = self._group(key, ts)
         if self.kind.keeps_evidence:
             group.evidence.append((ts, event))
@@ -156,6 +162,16 @@ class RuleRuntime:
             out.extend(self.aggregator.due(self.watermark or ts))
         return out
 
+    def _group_key(self, event: Event) -> tuple[Any, ...] | None:
+        """The ``query_key`` values (lists as tuples); ``None`` when one is missing."""
+        out = []
+        for get in self._key_getters:
+            value = get(event)
+            if value is None or value == [] or value == "":
+                return None
+            out.append(tuple(value) if isinstance(value, list) else value)
+        return tuple(out)
+
     def learn(self, events: Iterable[Event]) -> int:
         """Seed a new-term baseline from past events (no matches); returns events learnt."""
         learn = getattr(self.kind, "learn", None)
@@ -165,7 +181,7 @@ class RuleRuntime:
         for event in events:
             if not self.rule.filter(event):
                 continue
-            key = field_values(event, self.rule.group_by) if self.rule.group_by else ()
+            key = self._group_key(event)
             if key is None:
                 continue
             ts = _event_ts(event)
