@@ -53,6 +53,33 @@ fields: [user.name]
 terms_window_size: {hours: 1}
 realert: {minutes: 0}
 """,
+    "spike.yml": """
+type: spike
+filter: 'event.category:network'
+query_key: source.ip
+timeframe: {minutes: 10}
+spike_height: 3
+spike_type: up
+threshold_ref: 5
+threshold_cur: 30
+realert: {minutes: 0}
+""",
+    "bytes.yml": """
+type: metric_aggregation
+filter: 'event.category:network'
+query_key: source.ip
+metric_agg_key: source.bytes
+metric_agg_type: sum
+max_threshold: 100000
+timeframe: {minutes: 30}
+""",
+    "bad.yml": """
+type: blacklist
+filter: 'event.category:network'
+compare_key: destination.ip
+blacklist: [198.51.100.66]
+query_key: source.ip
+""",
 }
 
 
@@ -75,6 +102,9 @@ def timeline() -> list[dict[str, Any]]:
     events += [fw(m, "fw-1") for m in range(0, 60)]
     events += [fw(m + 0.5, "fw-2") for m in range(0, 12)]  # fw-2 goes silent at 11.5
     events += [ev(20, {**sudo, "user.name": "alice"}), ev(21, {**sudo, "user.name": "mallory"})]
+    events += [fw(m + 0.2, "fw-1", "10.0.0.77") for m in range(20)]  # steady: 10 per 10 minutes
+    events += [fw(22 + i * 0.05, "fw-1", "10.0.0.77", **{"source.bytes": 5000}) for i in range(40)]  # burst
+    events += [fw(30.5, "fw-1", "10.0.0.78", **{"destination.ip": "198.51.100.66"})]
     return sorted(events, key=lambda e: e["@timestamp"])
 
 
@@ -107,7 +137,7 @@ def test_scheduled_windows_equal_streaming(store: Any, tmp_path: Path) -> None:
     rules, errors = load_rules([write_rules(tmp_path, "scheduled")])
     assert errors == []
     scheduled = scheduled_rules(rules)
-    assert len(scheduled) == 4 and all(isinstance(r, ScheduledStatefulRule) for r in scheduled)
+    assert len(scheduled) == 7 and all(isinstance(r, ScheduledStatefulRule) for r in scheduled)
     assert {r.run_every for r in scheduled} == {timedelta(minutes=5)}
     got = run_windows(scheduled, store, 0, 12)  # one hour in 5-minute windows
 
@@ -118,12 +148,19 @@ def test_scheduled_windows_equal_streaming(store: Any, tmp_path: Path) -> None:
 
     assert sorted(map(key, got)) == sorted(map(key, want))
     titles = sorted(m.rule.title for m in got)
-    assert titles == ["admin.yml", "brute.yml", "scan.yml", "silent.yml"]
+    assert titles == ["admin.yml", "bad.yml", "brute.yml", "bytes.yml", "scan.yml", "silent.yml", "spike.yml"]
     by_title = {m.rule.title: m for m in got}
     assert by_title["brute.yml"].group == {"source.ip": "203.0.113.9"}
     assert by_title["admin.yml"].group == {"user.name": "mallory"}  # alice was seeded from before
     assert by_title["silent.yml"].group == {"observer.hostname": "fw-2"}
     assert by_title["scan.yml"].details["cardinality"] == 16
+    assert by_title["spike.yml"].group == {"source.ip": "10.0.0.77"}
+    assert by_title["spike.yml"].details["reference_count"] == 10
+    assert (
+        by_title["bytes.yml"].group == {"source.ip": "10.0.0.77"}
+        and by_title["bytes.yml"].details["value"] == 200000
+    )
+    assert by_title["bad.yml"].group == {"source.ip": "10.0.0.78", "destination.ip": "198.51.100.66"}
 
 
 def test_snapshot_restore_between_windows(store: Any, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 Reads the window's events through the store interface (pushed-down filter, oldest
 first, cursor pages), so it works on every backend; the rule's own filter decides in
-memory what counts. At most ``max_events`` are read (the newest window is preferred by
-starting at ``now - terms_window_size``; a cap reached is logged).
+memory what counts. At most ``max_events`` are read, oldest first (a rule whose filter
+is only a Sigma ``detection`` pushes nothing down, so on a big store the cap decides;
+reaching it is logged).
 """
 
 from __future__ import annotations
@@ -39,12 +40,22 @@ def iter_window(
         after = page.cursor
 
 
-def seed_new_terms(runtime: Any, store: Any, now: datetime, *, max_events: int = 1_000_000) -> int:
+def seed_new_terms(runtime: Any, store: Any, now: datetime, *, max_events: int = 200_000) -> int:
     """Learn the terms of the past ``terms_window_size`` into ``runtime``'s baseline."""
     window = getattr(runtime.kind, "terms_window", None)
     if window is None:
         return 0
     start = now - window
-    learnt = runtime.learn(iter_window(store, runtime.rule.filter.query, start, now, limit=max_events))
+    read = 0
+
+    def counted() -> Iterator[Event]:
+        nonlocal read
+        for event in iter_window(store, runtime.rule.filter.query, start, now, limit=max_events):
+            read += 1
+            yield event
+
+    learnt = runtime.learn(counted())
+    if read >= max_events:
+        log.warning("new_term rule %s: seeding stopped after %d stored events", runtime.rule.id, read)
     log.info("new_term rule %s: baseline seeded from %d stored events", runtime.rule.id, learnt)
     return learnt
