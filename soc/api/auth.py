@@ -1,31 +1,25 @@
-"""Bearer-token authentication as a FastAPI dependency.
+"""Bearer-token authentication and role checks as FastAPI dependencies.
 
-Routes depend on :func:`require_principal`; a later user/role system replaces its
-body (and :class:`Principal`) without touching the routes.
+Routes depend on :func:`require_principal` (any authenticated principal) or on
+:func:`require_roles` (one of the named roles, 403 otherwise). Authentication
+decides who the :class:`~soc.access.Principal` is; the routes only declare roles.
 """
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from soc.access import ALL_ROLES, Principal
 from soc.api.context import ApiContext
 
 bearer_scheme = HTTPBearer(
     auto_error=False, description="The engine's API token: `Authorization: Bearer <token>`."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who made the request. With a single shared token there is one principal."""
-
-    name: str
-    roles: tuple[str, ...] = ("admin",)
 
 
 def get_context(request: Request) -> ApiContext:
@@ -47,7 +41,7 @@ def check_token(ctx: ApiContext, credentials: HTTPAuthorizationCredentials | Non
             detail="invalid bearer token",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    return Principal(name="token")
+    return Principal(name="engine-token")
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
@@ -57,3 +51,22 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_sche
 def require_principal(request: Request, credentials: Credentials) -> Principal:
     """Dependency of every ``/api`` route: the authenticated principal, or 401."""
     return check_token(get_context(request), credentials)
+
+
+def require_roles(*roles: str) -> Callable[..., Principal]:
+    """A dependency admitting principals with one of ``roles`` (403 for the others)."""
+    unknown = set(roles) - set(ALL_ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; known: {', '.join(ALL_ROLES)}")
+
+    def dependency(request: Request, credentials: Credentials) -> Principal:
+        principal = require_principal(request, credentials)
+        if principal.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"role {principal.role!r} may not do this; allowed: {', '.join(roles)}",
+            )
+        return principal
+
+    dependency.allowed_roles = roles  # type: ignore[attr-defined]  # read by the role x route test
+    return dependency

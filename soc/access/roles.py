@@ -1,0 +1,64 @@
+"""Roles of the 4-layer protection model and the principal a request acts as.
+
+* ``admin``: runs the platform (users, tokens, config); sees everything.
+* ``soc_analyst`` (L2, the provincial SOC): triages every alert.
+* ``responder`` (the incident-response team): works escalated alerts and incidents.
+* ``agency_officer`` (L1, an agency's on-site team): sees and acts on its own agency only.
+* ``auditor`` (L3, the independent assessor): reads alerts, evidence, reports and the
+  audit log; changes nothing.
+* ``service``: machine-to-machine (ingest, forwarding); no triage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLE_ADMIN = "admin"
+ROLE_SOC_ANALYST = "soc_analyst"
+ROLE_RESPONDER = "responder"
+ROLE_AGENCY_OFFICER = "agency_officer"
+ROLE_AUDITOR = "auditor"
+ROLE_SERVICE = "service"
+
+ALL_ROLES: tuple[str, ...] = (
+    ROLE_ADMIN,
+    ROLE_SOC_ANALYST,
+    ROLE_RESPONDER,
+    ROLE_AGENCY_OFFICER,
+    ROLE_AUDITOR,
+    ROLE_SERVICE,
+)
+READ_ALERT_ROLES: tuple[str, ...] = (
+    ROLE_ADMIN,
+    ROLE_SOC_ANALYST,
+    ROLE_RESPONDER,
+    ROLE_AGENCY_OFFICER,
+    ROLE_AUDITOR,
+)
+"""Who may read alerts and their evidence (agency officers: their agency only)."""
+TRIAGE_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_SOC_ANALYST, ROLE_RESPONDER, ROLE_AGENCY_OFFICER)
+"""Who may change an alert (status, assignee, comments; agency officers: their agency only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a request: a user or a service token, with one role.
+
+    ``agency_id`` scopes an ``agency_officer`` to one agency; it is ``None`` for the
+    roles that see every agency. ``source`` is the client address, for the audit log.
+    """
+
+    name: str
+    role: str = ROLE_ADMIN
+    agency_id: str | None = None
+    source: str = ""
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return (self.role,)
+
+    def can_see_agency(self, agency_id: str | None) -> bool:
+        """Whether this principal may see data of ``agency_id`` (unscoped roles see all)."""
+        if self.role != ROLE_AGENCY_OFFICER:
+            return True
+        return self.agency_id is not None and agency_id == self.agency_id
