@@ -34,6 +34,7 @@ import orjson
 from collectors.inputs.base import CheckpointStore, Input, InputContext
 from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
+from soc.access import AccessControl
 from soc.alerts import AlertChange, AlertRepository
 from soc.config import LoadedConfig, StoreConfig
 from soc.event import Event, RawRecord, format_ts, utcnow
@@ -634,6 +635,7 @@ class Engine:
                 wait_drained=self.wait_drained,
                 sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
                 sigma_config=self._sigma_config(),
+                access=AccessControl(self.state, self.settings.access, registry=self.metrics.registry),
             )
         )
         config = uvicorn.Config(
