@@ -16,6 +16,8 @@ from soc.cli import (
     query_cmd,
     rules_cmd,
     run_cmd,
+    tokens_cmd,
+    users_cmd,
 )
 from soc.cli.common import EXIT_USAGE, CommandError
 
@@ -28,6 +30,8 @@ COMMAND_GROUPS = (
     deadletter_cmd,
     config_cmd,
     audit_cmd,
+    users_cmd,
+    tokens_cmd,
 )
 
 
