@@ -72,7 +72,7 @@ class AccessEnv:
 def make_access_env(
     tmp_path: Path,
     *,
-    limiter: LoginLimiter | None = None,
+    limits: dict[str, Any] | None = None,
     sessions: SessionStore | None = None,
     metrics_public: bool = False,
     **ctx_options: Any,
@@ -86,7 +86,7 @@ def make_access_env(
         state,
         AccessConfig(),
         passwords=Passwords(FAST_HASHER),
-        limiter=limiter,
+        limiter=LoginLimiter(registry=metrics.registry, **limits) if limits else None,
         sessions=sessions,
         registry=metrics.registry,
     )

@@ -206,11 +206,17 @@ def test_agency_officer_never_sees_another_agency(env: AccessEnv) -> None:
                 leaked = [m for m in markers if m in resp.text]
                 assert not leaked, f"{method} {path} {extra} shows {leaked}"
             continue
-        ids = env.alert_ids[AGENCY_B] if "alert" in names[0] else [e["event"]["id"] for e in env.events[AGENCY_B]]
+        ids = (
+            env.alert_ids[AGENCY_B]
+            if "alert" in names[0]
+            else [e["event"]["id"] for e in env.events[AGENCY_B]]
+        )
         for other in ids:
             url = path.replace("{" + names[0] + "}", other)
             url = re.sub(r"\{[^}]+\}", "x", url)
-            resp = env.client.request(method, url, headers=officer, **({"json": {}} if method != "GET" else {}))
+            resp = env.client.request(
+                method, url, headers=officer, **({"json": {}} if method != "GET" else {})
+            )
             expected = (404,) if method == "GET" else (404, 422)
             assert resp.status_code in expected, f"{method} {url}: {resp.status_code}"
             assert not [m for m in markers if m in resp.text and m != other]

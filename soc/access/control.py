@@ -19,6 +19,7 @@ from soc.audit import AuditLog
 from soc.config import AccessConfig
 from soc.state import StateStore
 
+
 class AccessControl:
     """Everything about who may call the API, over one :class:`StateStore`."""
 

@@ -107,8 +107,6 @@ class LoginLimiter:
     def _prune(self, now: float) -> None:
         if len(self._records) < MAX_KEYS:
             return
-        stale = [
-            k for k, r in self._records.items() if now - r.last_failure > self.max_lockout_s
-        ]
+        stale = [k for k, r in self._records.items() if now - r.last_failure > self.max_lockout_s]
         for key in stale:
             del self._records[key]

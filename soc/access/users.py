@@ -254,7 +254,9 @@ class UserStore:
             if not AGENCY_RE.match(user.agency_id):
                 raise InvalidRequest(f"agency_id: {user.agency_id!r} is not a valid agency id")
         elif user.agency_id:
-            raise InvalidRequest(f"agency_id: only agency_officer users belong to one agency, not {user.role}")
+            raise InvalidRequest(
+                f"agency_id: only agency_officer users belong to one agency, not {user.role}"
+            )
         if user.role == ROLE_AUDITOR:
             org = (user.organization or "").strip()
             if not org:

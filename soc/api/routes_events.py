@@ -77,7 +77,9 @@ def search_events(
 
 
 @router.get("/count", response_model=CountResult, summary="Count matching events")
-def count_events(ctx: Ctx, principal: Reader, q: Q = None, since: Since = None, until: Until = None) -> dict[str, int]:
+def count_events(
+    ctx: Ctx, principal: Reader, q: Q = None, since: Since = None, until: Until = None
+) -> dict[str, int]:
     query = scoped_query(build_query(q, since, until), principal)
     try:
         return {"count": ctx.store.count(query)}

@@ -62,7 +62,9 @@ def get_user(ctx: Ctx, principal: Admin, username: str) -> dict[str, Any]:
     return access_of(ctx).users.require(username).to_dict()
 
 
-@router.patch("/{username}", response_model=UserOut, summary="Change a user (role, agency, disabled, password)")
+@router.patch(
+    "/{username}", response_model=UserOut, summary="Change a user (role, agency, disabled, password)"
+)
 def update_user(ctx: Ctx, principal: Admin, username: str, body: UserPatch) -> dict[str, Any]:
     users = access_of(ctx).users
     changes = body.model_dump(exclude_unset=True, exclude={"password"})

@@ -62,9 +62,7 @@ def read_password(args: argparse.Namespace, prompt: Callable[[str], str] = getpa
             raise CommandError("--password-stdin: no password on standard input", EXIT_USAGE)
         return password
     if not sys.stdin.isatty():
-        raise CommandError(
-            "no terminal to ask the password on: pipe it with --password-stdin", EXIT_USAGE
-        )
+        raise CommandError("no terminal to ask the password on: pipe it with --password-stdin", EXIT_USAGE)
     first = prompt("Password / Mật khẩu: ")
     if prompt("Again / Nhập lại: ") != first:
         raise CommandError("the two passwords differ / hai mật khẩu không khớp", EXIT_USAGE)
