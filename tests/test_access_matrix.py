@@ -202,7 +202,7 @@ def test_agency_officer_never_sees_another_agency(env: AccessEnv) -> None:
             }
             for extra in ({}, {"q": f"organization.id:{AGENCY_B}"}, {"agency_id": AGENCY_B}):
                 resp = env.client.request(method, path, params={**params, **extra}, headers=officer)
-                assert resp.status_code == 200, f"{method} {path}: {resp.text}"
+                assert resp.status_code in (200, 400, 422), f"{method} {path}: {resp.text}"
                 leaked = [m for m in markers if m in resp.text]
                 assert not leaked, f"{method} {path} {extra} shows {leaked}"
             continue

@@ -73,16 +73,18 @@ class AccessControl:
         if new_hash is not None:
             self.users.store_rehash(user.username, new_hash)
         self.limiter.success(username, source)
-        new = self.sessions.create(user.username, source)
-        self.audit.record(
-            actor=user.username,
-            role=user.role,
-            source=source,
-            action="auth.login",
-            target_type="user",
-            target_id=user.username,
-            after={"session_expires": new.expires.isoformat()},
-        )
+        with self.state.transaction() as conn:
+            new = self.sessions.create(user.username, source, conn=conn)
+            self.audit.record(
+                actor=user.username,
+                role=user.role,
+                source=source,
+                action="auth.login",
+                target_type="user",
+                target_id=user.username,
+                after={"session_expires": new.expires.isoformat()},
+                conn=conn,
+            )
         return user, new
 
     def _failed(self, username: str, source: str, user: User | None, reason: str) -> None:
@@ -102,16 +104,18 @@ class AccessControl:
         raise InvalidCredentials()
 
     def logout(self, session_id: str, principal: Principal) -> bool:
-        ended = self.sessions.delete(session_id)
-        if ended:
-            self.audit.record(
-                actor=principal.name,
-                role=principal.role,
-                source=principal.source,
-                action="auth.logout",
-                target_type="user",
-                target_id=principal.name,
-            )
+        with self.state.transaction() as conn:
+            ended = self.sessions.delete(session_id, conn=conn)
+            if ended:
+                self.audit.record(
+                    actor=principal.name,
+                    role=principal.role,
+                    source=principal.source,
+                    action="auth.logout",
+                    target_type="user",
+                    target_id=principal.name,
+                    conn=conn,
+                )
         return ended
 
     # who is calling ------------------------------------------------------------------

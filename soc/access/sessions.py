@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,7 +82,14 @@ class SessionStore:
         self.absolute = absolute
         self._clock = clock
 
-    def create(self, username: str, source: str = "") -> NewSession:
+    def create(
+        self, username: str, source: str = "", *, conn: sqlite3.Connection | None = None
+    ) -> NewSession:
+        """A new session of ``username`` (inside the caller's transaction when ``conn``
+        is given, so the login and its audit entry commit together)."""
+        if conn is None:
+            with self._state.transaction() as own:
+                return self.create(username, source, conn=own)
         now = self._clock()
         new = NewSession(
             session_id=secrets.token_urlsafe(32),
@@ -89,24 +97,23 @@ class SessionStore:
             username=username,
             expires=now + self.absolute,
         )
-        with self._state.transaction() as conn:
-            conn.execute(
-                "DELETE FROM sessions WHERE expires <= ? OR last_seen <= ?",
-                (format_ts(now), format_ts(now - self.idle)),
-            )
-            conn.execute(
-                "INSERT INTO sessions (id_hash, username, csrf_hash, source, created, last_seen, expires) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (
-                    _digest(new.session_id),
-                    username,
-                    _digest(new.csrf_token),
-                    source,
-                    format_ts(now),
-                    format_ts(now),
-                    format_ts(new.expires),
-                ),
-            )
+        conn.execute(
+            "DELETE FROM sessions WHERE expires <= ? OR last_seen <= ?",
+            (format_ts(now), format_ts(now - self.idle)),
+        )
+        conn.execute(
+            "INSERT INTO sessions (id_hash, username, csrf_hash, source, created, last_seen, expires) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (
+                _digest(new.session_id),
+                username,
+                _digest(new.csrf_token),
+                source,
+                format_ts(now),
+                format_ts(now),
+                format_ts(new.expires),
+            ),
+        )
         return new
 
     def resolve(self, session_id: str) -> Session | None:
@@ -144,9 +151,11 @@ class SessionStore:
             return False
         return hmac.compare_digest(session.csrf_hash, _digest(presented))
 
-    def delete(self, session_id: str) -> bool:
-        with self._state.transaction() as conn:
-            cur = conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(session_id),))
+    def delete(self, session_id: str, *, conn: sqlite3.Connection | None = None) -> bool:
+        if conn is None:
+            with self._state.transaction() as own:
+                return self.delete(session_id, conn=own)
+        cur = conn.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(session_id),))
         return cur.rowcount > 0
 
     def delete_user(self, username: str) -> int:
