@@ -30,6 +30,7 @@ from soc.access import (
 )
 from soc.api.auth import require_principal
 from tests.helpers_access import AGENCY_A, AGENCY_B, AccessEnv, make_access_env
+from tests.helpers_api import record_alert
 
 PUBLIC = "public"
 
@@ -238,3 +239,14 @@ def test_agency_officer_sees_own_agency_and_counts_are_scoped(env: AccessEnv) ->
     # an unscoped reader sees both agencies
     analyst = env.client.get("/api/v1/events/count", headers=env.auth("soc_analyst")).json()
     assert analyst["count"] == 12
+
+
+def test_mixed_agency_evidence_is_hidden_from_the_officer(env: AccessEnv) -> None:
+    mixed = [env.events[AGENCY_B][0], env.events[AGENCY_A][5]]  # attributed to A, the last event's
+    alert = record_alert(env.alerts, mixed, rule_id="r-cross-agency").alert
+    assert alert.agency_id == AGENCY_A
+    body = env.client.get(f"/api/v1/alerts/{alert.id}", headers=env.auth(ROLE_AGENCY_OFFICER)).json()
+    assert [e["organization"]["id"] for e in body["events"]] == [AGENCY_A]
+    assert not [m for m in _other_agency_markers(env) if m in str(body)]
+    full = env.client.get(f"/api/v1/alerts/{alert.id}", headers=env.auth("soc_analyst")).json()
+    assert len(full["events"]) == 2

@@ -77,4 +77,7 @@ def get_alert(ctx: Ctx, principal: Reader, alert_id: str) -> Response:
     body = alert.to_dict()
     found = ctx.store.get(alert.evidence[-MAX_EVIDENCE_EVENTS:]) if alert.evidence else []
     body["events"] = visible_events(found, principal)
+    if len(body["events"]) < len(found):  # evidence of another agency: show none of it
+        body["evidence"] = [e["event"]["id"] for e in body["events"]]
+        body["excerpts"] = []
     return Response(orjson.dumps(body, default=str), media_type="application/json")
