@@ -178,6 +178,11 @@ def test_audit_route_filters_pages_and_verifies(env: AccessEnv) -> None:
     assert [(e["action"], e["source"], e["role"]) for e in mine] == [
         ("token.create", "testclient", "soc_analyst")
     ]
+    tokens = env.client.get("/api/v1/audit", params={"action": "token."}, headers=auditor).json()
+    assert [e["action"] for e in tokens["entries"]] == ["token.create"] * 7
+    added = env.client.get("/api/v1/audit", params={"action": "user.add", "since": "1h"}, headers=auditor)
+    assert len(added.json()["entries"]) == 6
+    assert env.client.get("/api/v1/audit", params={"since": "soon"}, headers=auditor).status_code == 400
     assert env.client.get("/api/v1/audit/verify", headers=auditor).json()["ok"] is True
     assert env.client.get("/api/v1/audit", headers=env.auth("soc_analyst")).status_code == 403
     # the auditor reads alerts and evidence, and changes nothing

@@ -13,6 +13,7 @@ from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
 from soc.api.models import ErrorOut
 from soc.api.models_access import AuditPage, AuditVerifyOut
+from soc.api.params import parse_time_param
 from soc.api.routes_auth import access_of
 
 router = APIRouter(
@@ -32,6 +33,8 @@ def list_audit(
     target_type: str | None = None,
     target_id: str | None = None,
     actor: str | None = None,
+    action: Annotated[str | None, Query(description="`user.add`, or a family: `auth.`")] = None,
+    since: Annotated[str | None, Query(description="`15m`, `2h`, `7d` ago or ISO 8601")] = None,
     after: Annotated[int, Query(ge=0, le=2**62, description="`cursor` of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
@@ -39,6 +42,8 @@ def list_audit(
         target_type=target_type or None,
         target_id=target_id or None,
         actor=actor or None,
+        action=action or None,
+        since=parse_time_param("since", since),
         after_seq=after,
         limit=limit + 1,
     )
