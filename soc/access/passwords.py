@@ -3,10 +3,14 @@
 :meth:`Passwords.verify` says when a stored hash was made with other parameters than
 the current ones, so the caller can store a fresh hash (rehash on parameter change).
 Unknown users still cost one verification (:meth:`Passwords.burn`), so the time of a
-login does not reveal whether the username exists.
+login does not reveal whether the username exists. At most ``max_concurrent``
+verifications run at once (each takes the hasher's ``memory_cost``, 64 MiB by
+default), so a flood of logins queues instead of exhausting memory.
 """
 
 from __future__ import annotations
+
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -31,8 +35,9 @@ def check_password(password: str) -> None:
 class Passwords:
     """argon2id hashing; ``hasher`` defaults to argon2-cffi's RFC 9106 parameters."""
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, hasher: PasswordHasher | None = None, *, max_concurrent: int = 4) -> None:
         self.hasher = hasher or PasswordHasher()
+        self._slots = threading.BoundedSemaphore(max_concurrent)
         self._dummy = self.hasher.hash("not a real password; equalises login time")
 
     def __repr__(self) -> str:
@@ -41,13 +46,15 @@ class Passwords:
 
     def hash(self, password: str) -> str:
         check_password(password)
-        return self.hasher.hash(password)
+        with self._slots:
+            return self.hasher.hash(password)
 
     def verify(self, stored_hash: str, password: str) -> tuple[bool, str | None]:
         """``(matches, new_hash)``: ``new_hash`` is set when the password matches a hash
         made with other parameters than the current ones."""
         try:
-            self.hasher.verify(stored_hash, password)
+            with self._slots:
+                self.hasher.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False, None
         if self.hasher.check_needs_rehash(stored_hash):
@@ -57,6 +64,7 @@ class Passwords:
     def burn(self, password: str) -> None:
         """Spend one verification on a dummy hash (unknown or password-less users)."""
         try:
-            self.hasher.verify(self._dummy, password)
+            with self._slots:
+                self.hasher.verify(self._dummy, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             pass
