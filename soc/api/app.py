@@ -13,6 +13,7 @@ from soc.api import (
     routes_alerts,
     routes_deadletters,
     routes_events,
+    routes_forwarding,
     routes_ingest,
     routes_rules,
     routes_system,
@@ -35,4 +36,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_ingest.router)
     app.include_router(routes_deadletters.router)
     app.include_router(routes_rules.router)
+    app.include_router(routes_forwarding.router)
     return app

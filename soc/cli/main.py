@@ -12,7 +12,9 @@ from soc.cli import (
     config_cmd,
     deadletter_cmd,
     detect_cmd,
+    forwarding_cmd,
     ingest_cmd,
+    notify_cmd,
     query_cmd,
     rules_cmd,
     run_cmd,
@@ -28,6 +30,8 @@ COMMAND_GROUPS = (
     deadletter_cmd,
     config_cmd,
     audit_cmd,
+    forwarding_cmd,
+    notify_cmd,
 )
 
 
