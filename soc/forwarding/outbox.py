@@ -169,6 +169,13 @@ class Outbox:
             conn.execute("UPDATE forwarding_outbox SET status = 'rejected' WHERE id = ?", (record_id,))
         return _row(conn.execute("SELECT * FROM forwarding_outbox WHERE id = ?", (record_id,)).fetchone())
 
+    def exists(self, target: str, alert_id: str) -> bool:
+        """Whether ``target`` already has a report of ``alert_id`` (in any status)."""
+        rows = self._state.query(
+            "SELECT 1 FROM forwarding_outbox WHERE target = ? AND alert_id = ? LIMIT 1", (target, alert_id)
+        )
+        return bool(rows)
+
     def get(self, record_id: int) -> OutboxRecord | None:
         rows = self._state.query("SELECT * FROM forwarding_outbox WHERE id = ?", (record_id,))
         return _row(rows[0]) if rows else None

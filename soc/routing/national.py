@@ -131,7 +131,11 @@ class NationalForwarder:
     def enqueue(self, alert: Any) -> list[int]:
         """Outbox records of ``alert`` for every national target it qualifies for;
         returns the ids of records created now (none when they already exist)."""
-        deliveries = self.policy.route_national(alert_facts(alert))
+        deliveries = [
+            d
+            for d in self.policy.route_national(alert_facts(alert))
+            if not self._outbox.exists(d.recipient, alert.id)  # alert updates: reported once
+        ]
         if not deliveries:
             return []
         report = build_national_report(alert, reporter=self.reporter, zone=self.zone)
