@@ -190,3 +190,45 @@ def test_cli_notify_test_email_webhook_and_errors(
     with pytest.raises(SystemExit) as exc:
         soc_main(["notify", "test", "--channel", "sms", *args])
     assert exc.value.code == 2
+
+
+def test_engine_holds_national_reports_for_a_soc_lead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOC_TEST_NATIONAL_KEY", "national-key")
+    national = Receiver(b"national-key").start()
+    path = write_config(
+        tmp_path / "soc.yaml",
+        store={"backend": "memory"},
+        detection={"sigma": {"enabled": False}},
+        forwarding={
+            "enabled": True,
+            "targets": [
+                {"name": "national-cert", "url": national.url, "secret_env": "SOC_TEST_NATIONAL_KEY"}
+            ],
+        },
+        # alerts carry no asset level until the triage stage sets it
+        routing={"national": {"approval": "soc_lead", "include_unknown_level": True}},
+    )
+    data = tmp_path / "data"
+    engine = Engine(
+        load_config(path), data, inputs=[], serve_api=False, checkpoints=MemoryCheckpoints(),
+        store=MemoryStore(), detectors=[EverySshLineDetector()],
+    )  # fmt: skip
+    engine.start()
+    try:
+        engine.accept(records(LINES[:1]), "test")
+        assert engine.wait_drained(30)
+        [record] = engine.forwarding.outbox.list()
+        assert record.status == "pending_approval" and record.payload["incident"]["type"] == "other"
+        engine.forwarding.wake()
+        assert not wait_for(lambda: national.requests, timeout=1.5)  # held back
+        # a SOC lead approves from the command line while the engine runs
+        assert soc_main(["forwarding", "approve", str(record.id), "--data-dir", str(data), "--json"]) == 0
+        assert wait_for(lambda: len(national.accepted) == 1, timeout=15)
+        assert wait_for(lambda: engine.forwarding.outbox.get(record.id).status == "delivered", timeout=5)
+    finally:
+        engine.stop()
+        national.stop()
+    report = orjson.loads(national.accepted[0].body)
+    assert report["incident"]["first_seen_local"].endswith("+07:00") and report["incident"]["summary_vi"]
