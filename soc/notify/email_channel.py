@@ -126,14 +126,6 @@ class EmailChannel:
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError("connection", f"{type(exc).__name__}: {exc}", retryable=True) from exc
 
-    def healthcheck(self) -> bool:
-        s = self.settings
-        try:
-            with smtplib.SMTP(s.host, s.port, timeout=s.timeout_s) as smtp:
-                return smtp.noop()[0] == 250
-        except (smtplib.SMTPException, OSError):
-            return False
-
 
 def _by_code(code: int, reply: bytes | str, label: str) -> DeliveryError:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from soc.alerts import AlertChange, AlertFilter, AlertRepository
 from soc.notify.worker import NotificationService
@@ -53,17 +52,3 @@ class RoutingService:
                     added += len(self.notifications.enqueue(facts, deliveries, only_new=True))
             if cursor is None:
                 return added
-
-
-def describe_routes(policy: RoutingPolicy, alert: Any) -> list[dict[str, Any]]:
-    """The deliveries of ``alert`` as dicts (for ``--json`` output and the API)."""
-    return [
-        {
-            "layer": d.layer,
-            "channel": d.channel,
-            "recipient": d.recipient,
-            "reason": d.reason,
-            "approval": d.approval,
-        }
-        for d in policy.route(alert)
-    ]
