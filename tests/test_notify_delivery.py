@@ -330,3 +330,70 @@ def test_pending_notifications_survive_a_restart(tmp_path: Path) -> None:
         recv.stop()
         state.close()
     assert len(recv.accepted) == 1 and orjson.loads(recv.accepted[0].body)["count"] == 2  # one digest
+
+
+# --- TLS variants and template errors on the queue ----------------------------------
+
+
+def test_webhook_over_https_verifies_the_server_certificate(state: StateStore, pki: Pki) -> None:
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    recv = Receiver(SECRET, ssl_context=ctx).start()
+    try:
+        trusted = WebhookChannel(
+            [WebhookSettings("soc-chat", recv.url, SECRET, ca_file=str(pki.ca), timeout_s=3)]
+        )
+        untrusted = WebhookChannel([WebhookSettings("soc-chat", recv.url, SECRET, timeout_s=3)])
+        svc, _ = make_service(state, {"webhook": untrusted})
+        [nid] = enqueue(svc, HOOK_POLICY, new_alert(state, 1))
+        assert svc.deliver_due().retried == 1
+        assert svc.queue.get(nid).last_error.startswith("tls")  # unknown CA: refused, retried later
+        svc.channels["webhook"] = trusted
+        assert svc.deliver_due(later(5)).sent == 1
+    finally:
+        recv.stop()
+    assert len(recv.accepted) == 1 and recv.url.startswith("https://")
+
+
+def test_email_over_implicit_tls(state: StateStore, pki: Pki) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from tests.helpers_smtp import SmtpHandler
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    handler, port = SmtpHandler(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=ctx)
+    controller.start()
+    try:
+        svc, _ = make_service(state, {"email": email_channel(port, pki, security="tls")})
+        enqueue(svc, EMAIL_POLICY, new_alert(state))
+        assert svc.deliver_due().sent == 1
+    finally:
+        controller.stop()
+    assert len(handler.received) == 1 and handler.received[0].message["To"] == "soc@tinh.gov.vn"
+
+
+def test_template_error_is_kept_on_the_queued_notification(state: StateStore, tmp_path: Path) -> None:
+    bad = tmp_path / "subject.txt.j2"
+    bad.write_text("{{ cycler.__init__.__globals__ }}\n")
+    metrics = Metrics()
+    svc = NotificationService(
+        NotificationQueue(state),
+        {},
+        MessageBuilder(
+            TemplateRenderer({"email_subject": str(bad)}), zone="Asia/Ho_Chi_Minh", soc_name="SOC"
+        ),
+        NotificationMetrics(metrics),
+    )
+    [nid] = enqueue(svc, HOOK_POLICY, new_alert(state))
+    row = svc.queue.get(nid)
+    assert row.subject.startswith("[SOC][CAO]")  # the shipped subject: nothing lost
+    assert f"{bad}:1" in row.render_error and "SecurityError" in row.render_error
+    assert (
+        'soc_notification_template_errors_total{template="email_subject"} 1.0' in metrics.render()[0].decode()
+    )
