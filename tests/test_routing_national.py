@@ -260,6 +260,15 @@ def test_api_approve_reject_and_roles(state: StateStore, monkeypatch: pytest.Mon
     assert client.post(f"/api/v1/forwarding/{third}/approve", headers=AUTH).status_code == 403
     assert svc.outbox.get(third).status == "pending_approval"
 
+    class Analyst(Principal):  # how the access layer's users may carry the lead flag
+        soc_lead = False
+
+    monkeypatch.setattr(auth, "check_token", lambda ctx, cred: Analyst(name="an", role="soc_analyst"))
+    resp = client.post(f"/api/v1/forwarding/{third}/approve", headers=AUTH)
+    assert resp.status_code == 403 and "SOC lead" in resp.json()["detail"]
+    Analyst.soc_lead = True
+    assert client.post(f"/api/v1/forwarding/{third}/approve", headers=AUTH).status_code == 200
+
 
 # --- CLI -----------------------------------------------------------------------------
 
