@@ -232,3 +232,20 @@ def test_engine_holds_national_reports_for_a_soc_lead(
         national.stop()
     report = orjson.loads(national.accepted[0].body)
     assert report["incident"]["first_seen_local"].endswith("+07:00") and report["incident"]["summary_vi"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["notify", "test"],
+        ["notify", "list"],
+        ["forwarding", "list"],
+        ["forwarding", "approve"],
+        ["forwarding", "reject"],
+    ],
+)
+def test_commands_have_help_and_json(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        soc_main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and out.startswith(f"usage: soc {' '.join(command)}") and "--json" in out
