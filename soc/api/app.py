@@ -16,6 +16,7 @@ from soc.api import (
     routes_auth,
     routes_deadletters,
     routes_events,
+    routes_forwarding,
     routes_ingest,
     routes_rules,
     routes_system,
@@ -44,4 +45,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_users.router)
     app.include_router(routes_tokens.router)
     app.include_router(routes_audit.router)
+    app.include_router(routes_forwarding.router)
     return app

@@ -58,6 +58,10 @@ class ApiContext:
     sigma_rule_paths: list[Any] | None = None
     sigma_config: dict[str, Any] | None = None
     metrics_public: bool = True
+    state: Any = None
+    """The state store (forwarding approvals and their audit entries); 503 without it."""
+    notifications: Any = None
+    """The notification service (``/api/v1/notifications``); 503 without it."""
     max_ingest_bytes: int = 8 * 1024 * 1024
     ingest_chunk_records: int = 1000
     access: AccessControl | None = None

@@ -12,7 +12,9 @@ from soc.cli import (
     config_cmd,
     deadletter_cmd,
     detect_cmd,
+    forwarding_cmd,
     ingest_cmd,
+    notify_cmd,
     query_cmd,
     rules_cmd,
     run_cmd,
@@ -32,6 +34,8 @@ COMMAND_GROUPS = (
     audit_cmd,
     users_cmd,
     tokens_cmd,
+    forwarding_cmd,
+    notify_cmd,
 )
 
 
