@@ -18,6 +18,7 @@ declares neither fails that test.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Callable
 from typing import Annotated
@@ -60,13 +61,14 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
-def check_token(ctx: ApiContext, raw: str, source: str) -> Principal:
+def check_token(ctx: ApiContext, credentials: HTTPAuthorizationCredentials) -> Principal:
     """The principal of a bearer token: the engine's token (constant-time compare) or a
-    user's API token; 401 otherwise."""
+    user's API token; 401 otherwise. (:func:`require_principal` adds the client address.)"""
+    raw = credentials.credentials
     if hmac.compare_digest(raw.encode(), ctx.token.encode()):
-        return Principal(name=ENGINE_TOKEN_PRINCIPAL, role=ENGINE_TOKEN_ROLE, source=source)
+        return Principal(name=ENGINE_TOKEN_PRINCIPAL, role=ENGINE_TOKEN_ROLE)
     if ctx.access is not None:
-        principal = ctx.access.principal_from_token(raw, source)
+        principal = ctx.access.principal_from_token(raw, "")
         if principal is not None:
             return principal
     raise _unauthorized("invalid bearer token", "invalid_token")
@@ -101,7 +103,7 @@ def require_principal(request: Request, credentials: Credentials, session_id: Se
     if credentials is not None:
         if credentials.scheme.lower() != "bearer":
             raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-        return check_token(ctx, credentials.credentials, source)
+        return dataclasses.replace(check_token(ctx, credentials), source=source)
     if session_id:
         return check_session(ctx, request, session_id, source)
     raise _unauthorized(
