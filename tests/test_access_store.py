@@ -102,6 +102,15 @@ def test_user_rules_agency_organization_and_service(access: AccessControl) -> No
         access.users.update("l1", {"role": "agency_officer"}, SETUP)
     with pytest.raises(NotFound):
         access.users.disable("nobody", SETUP)
+    # the SOC-lead flag (approves national reports): analysts and admins only
+    with pytest.raises(InvalidRequest, match="soc_lead"):
+        access.users.add("r1", "responder", SETUP, password=PASSWORD, soc_lead=True)
+    lead = access.users.add("lead", "soc_analyst", SETUP, password=PASSWORD, soc_lead=True)
+    assert lead.principal().soc_lead and lead.to_dict()["soc_lead"] is True
+    _, raw = access.tokens.create("lead", "laptop", SETUP)
+    assert access.principal_from_token(raw, "x").soc_lead  # type: ignore[union-attr]
+    assert access.users.update("lead", {"role": "responder"}, SETUP).soc_lead is False
+    assert access.principal_from_token(raw, "x") is None  # the token's role is no longer the owner's
 
 
 def test_disabled_user_cannot_log_in_and_its_sessions_end(access: AccessControl) -> None:

@@ -125,7 +125,13 @@ class AccessControl:
         if found is None:
             return None
         token, owner = found
-        return Principal(name=owner.username, role=token.role, agency_id=owner.agency_id, source=source)
+        return Principal(
+            name=owner.username,
+            role=token.role,
+            agency_id=owner.agency_id,
+            source=source,
+            soc_lead=owner.soc_lead and token.role == owner.role,
+        )
 
     def principal_from_session(self, session_id: str, source: str) -> tuple[Principal, Session] | None:
         session = self.sessions.resolve(session_id)

@@ -58,12 +58,14 @@ class Principal:
 
     ``agency_id`` scopes an ``agency_officer`` to one agency; it is ``None`` for the
     roles that see every agency. ``source`` is the client address, for the audit log.
+    ``soc_lead`` marks a SOC analyst who may approve national reports (L4).
     """
 
     name: str
     role: str = ROLE_ADMIN
     agency_id: str | None = None
     source: str = ""
+    soc_lead: bool = False
 
     @property
     def roles(self) -> tuple[str, ...]:

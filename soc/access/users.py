@@ -7,6 +7,7 @@ Rules checked on every add and update:
 * ``auditor`` (L3, the independent assessor) needs an ``organization`` that is not
   the SOC's own (``access.organization`` in the config): L3 never audits itself.
 * ``service`` users have no password: they act only through API tokens.
+* ``soc_lead`` (may approve national reports) is for ``soc_analyst`` and ``admin`` only.
 
 Every change is written with its audit entry (before and after, never the hash) in
 one transaction.
@@ -21,11 +22,20 @@ from typing import Any
 
 from soc.access.errors import Conflict, InvalidRequest, NotFound
 from soc.access.passwords import Passwords
-from soc.access.roles import ALL_ROLES, ROLE_AGENCY_OFFICER, ROLE_AUDITOR, ROLE_SERVICE, Principal
+from soc.access.roles import (
+    ALL_ROLES,
+    ROLE_ADMIN,
+    ROLE_AGENCY_OFFICER,
+    ROLE_AUDITOR,
+    ROLE_SERVICE,
+    ROLE_SOC_ANALYST,
+    Principal,
+)
 from soc.audit import AuditLog
 from soc.event import format_ts, utcnow
 from soc.state import StateStore, register_schema
 
+LEAD_ROLES = (ROLE_SOC_ANALYST, ROLE_ADMIN)
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 AGENCY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -40,6 +50,7 @@ register_schema(
         organization TEXT NOT NULL DEFAULT '',
         password_hash TEXT,
         disabled INTEGER NOT NULL DEFAULT 0,
+        soc_lead INTEGER NOT NULL DEFAULT 0,
         created TEXT NOT NULL,
         updated TEXT NOT NULL
     );
@@ -55,6 +66,7 @@ class User:
     agency_id: str | None = None
     organization: str = ""
     disabled: bool = False
+    soc_lead: bool = False
     created: str = ""
     updated: str = ""
     password_hash: str | None = field(default=None, repr=False, compare=False)
@@ -71,10 +83,16 @@ class User:
         return body
 
     def principal(self, source: str = "") -> Principal:
-        return Principal(name=self.username, role=self.role, agency_id=self.agency_id, source=source)
+        return Principal(
+            name=self.username,
+            role=self.role,
+            agency_id=self.agency_id,
+            source=source,
+            soc_lead=self.soc_lead,
+        )
 
 
-USER_FIELDS = ("display_name", "role", "agency_id", "organization", "disabled")
+USER_FIELDS = ("display_name", "role", "agency_id", "organization", "disabled", "soc_lead")
 """What :meth:`UserStore.update` may change (the password has its own method)."""
 
 
@@ -123,6 +141,7 @@ class UserStore:
         display_name: str = "",
         agency_id: str | None = None,
         organization: str | None = None,
+        soc_lead: bool = False,
     ) -> User:
         """Create a user (``password`` is required except for ``service`` users)."""
         if not isinstance(username, str) or not USERNAME_RE.match(username):
@@ -138,6 +157,7 @@ class UserStore:
                 display_name=display_name or "",
                 agency_id=agency_id or None,
                 organization=organization or self._default_organization(role, agency_id),
+                soc_lead=bool(soc_lead),
                 created=now,
                 updated=now,
             )
@@ -151,7 +171,7 @@ class UserStore:
             try:
                 conn.execute(
                     "INSERT INTO users (username, display_name, role, agency_id, organization, "
-                    "password_hash, disabled, created, updated) VALUES (?,?,?,?,?,?,0,?,?)",
+                    "password_hash, disabled, soc_lead, created, updated) VALUES (?,?,?,?,?,?,0,?,?,?)",
                     (
                         user.username,
                         user.display_name,
@@ -159,6 +179,7 @@ class UserStore:
                         user.agency_id,
                         user.organization,
                         user.password_hash,
+                        int(user.soc_lead),
                         now,
                         now,
                     ),
@@ -176,12 +197,15 @@ class UserStore:
         with self._state.transaction() as conn:
             before = self._get_in(conn, username)
             values = {k: v for k, v in changes.items()}
-            if "disabled" in values:
-                values["disabled"] = bool(values["disabled"])
+            for flag in ("disabled", "soc_lead"):
+                if flag in values:
+                    values[flag] = bool(values[flag])
             if "agency_id" in values:
                 values["agency_id"] = values["agency_id"] or None
             if "role" in values and values["role"] != ROLE_AGENCY_OFFICER and "agency_id" not in values:
                 values["agency_id"] = None
+            if "role" in values and values["role"] not in LEAD_ROLES and "soc_lead" not in values:
+                values["soc_lead"] = False
             after = self._validated(replace(before, **values, updated=format_ts(utcnow())))
             if after.role == ROLE_SERVICE and after.password_hash is not None:
                 after = replace(after, password_hash=None)
@@ -189,19 +213,25 @@ class UserStore:
                 return before
             conn.execute(
                 "UPDATE users SET display_name=?, role=?, agency_id=?, organization=?, disabled=?, "
-                "password_hash=?, updated=? WHERE username=?",
+                "soc_lead=?, password_hash=?, updated=? WHERE username=?",
                 (
                     after.display_name,
                     after.role,
                     after.agency_id,
                     after.organization,
                     int(after.disabled),
+                    int(after.soc_lead),
                     after.password_hash,
                     after.updated,
                     username,
                 ),
             )
-            if after.disabled or after.role != before.role or after.agency_id != before.agency_id:
+            if (
+                after.disabled
+                or after.role != before.role
+                or after.agency_id != before.agency_id
+                or after.soc_lead != before.soc_lead
+            ):
                 conn.execute("DELETE FROM sessions WHERE username = ?", (username,))
             action = "user.disable" if after.disabled and not before.disabled else "user.update"
             if before.disabled and not after.disabled:
@@ -269,6 +299,8 @@ class UserStore:
                     f"organization: an auditor (L3) must not belong to the SOC's organization "
                     f"{self.soc_organization!r} / kiểm toán viên không được thuộc tổ chức của SOC"
                 )
+        if user.soc_lead and user.role not in LEAD_ROLES:
+            raise InvalidRequest(f"soc_lead: only {' and '.join(LEAD_ROLES)} users lead the SOC")
         if len(user.display_name) > 200 or len(user.organization) > 200:
             raise InvalidRequest("display_name and organization: at most 200 characters")
         return user
@@ -303,6 +335,7 @@ def _row_to_user(row: sqlite3.Row) -> User:
         agency_id=row["agency_id"],
         organization=row["organization"],
         disabled=bool(row["disabled"]),
+        soc_lead=bool(row["soc_lead"]),
         created=row["created"],
         updated=row["updated"],
         password_hash=row["password_hash"],

@@ -23,6 +23,7 @@ class UserOut(BaseModel):
     agency_id: str | None
     organization: str
     disabled: bool
+    soc_lead: bool
     has_password: bool
     created: str
     updated: str
@@ -42,6 +43,7 @@ class MeOut(BaseModel):
     role: str
     agency_id: str | None
     source: str
+    soc_lead: bool
     user: UserOut | None = Field(description="The user record; null for the engine's own token")
 
 
@@ -56,6 +58,7 @@ class UserIn(_In):
     organization: str | None = Field(
         None, max_length=200, description="Required for auditor: not the SOC's own organization"
     )
+    soc_lead: bool = Field(False, description="May approve national reports (soc_analyst, admin)")
 
 
 class UserPatch(_In):
@@ -64,6 +67,7 @@ class UserPatch(_In):
     agency_id: str | None = Field(None, max_length=64)
     organization: str | None = Field(None, max_length=200)
     disabled: bool | None = None
+    soc_lead: bool | None = None
     password: str | None = Field(None, max_length=1024, repr=False)
 
 

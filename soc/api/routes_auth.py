@@ -81,5 +81,6 @@ def me(ctx: Ctx, principal: Anyone) -> dict[str, Any]:
         "role": principal.role,
         "agency_id": principal.agency_id,
         "source": principal.source,
+        "soc_lead": principal.soc_lead,
         "user": user.to_dict() if user is not None else None,
     }

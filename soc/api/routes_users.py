@@ -53,6 +53,7 @@ def add_user(ctx: Ctx, principal: Admin, body: UserIn) -> dict[str, Any]:
         display_name=body.display_name,
         agency_id=body.agency_id,
         organization=body.organization,
+        soc_lead=body.soc_lead,
     )
     return user.to_dict()
 

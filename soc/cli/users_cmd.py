@@ -28,6 +28,9 @@ def register(commands: Any) -> None:
     add.add_argument("--display-name", default="", help="full name shown in the console")
     add.add_argument("--agency-id", default=None, help="the agency of an agency_officer (organization.id)")
     add.add_argument("--organization", default=None, help="the organization of an auditor (L3)")
+    add.add_argument(
+        "--soc-lead", action="store_true", help="a SOC lead: may approve national reports (soc_analyst)"
+    )
     add_password_stdin(add)
     add.set_defaults(handler=add_user)
 
@@ -65,6 +68,7 @@ def add_user(args: argparse.Namespace) -> int:
             display_name=args.display_name,
             agency_id=args.agency_id,
             organization=args.organization,
+            soc_lead=args.soc_lead,
         )
     show(user.to_dict(), args, f"user {user.username} added ({user.role}) / đã thêm người dùng")
     return EXIT_OK
@@ -83,11 +87,12 @@ def list_users(args: argparse.Namespace) -> int:
             u.agency_id or "-",
             u.organization or "-",
             "disabled" if u.disabled else "active",
+            "lead" if u.soc_lead else "",
             u.display_name,
         ]
         for u in users
     ]
-    print(table(rows, ["USERNAME", "ROLE", "AGENCY", "ORGANIZATION", "STATE", "NAME"]))
+    print(table(rows, ["USERNAME", "ROLE", "AGENCY", "ORGANIZATION", "STATE", "LEAD", "NAME"]))
     return EXIT_OK
 
 
