@@ -61,6 +61,10 @@ POLICY: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("DELETE", "/api/v1/tokens/{token_id}"): ALL_ROLES,
     ("GET", "/api/v1/audit"): AUDIT_ROLES,
     ("GET", "/api/v1/audit/verify"): AUDIT_ROLES,
+    ("GET", "/api/v1/forwarding"): ("admin", "soc_analyst", "responder", "auditor"),
+    ("GET", "/api/v1/notifications"): ("admin", "soc_analyst", "responder", "auditor"),
+    ("POST", "/api/v1/forwarding/{record_id}/approve"): ("admin", "soc_analyst"),
+    ("POST", "/api/v1/forwarding/{record_id}/reject"): ("admin", "soc_analyst"),
 }
 """The policy of the routes this branch knows; others must at least declare one."""
 
