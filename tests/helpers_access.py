@@ -96,6 +96,7 @@ def make_access_env(
         metrics=metrics,
         token=TOKEN,
         access=access,
+        state=state,
         metrics_public=metrics_public,
         **ctx_options,
     )
