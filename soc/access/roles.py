@@ -62,7 +62,7 @@ class Principal:
     """
 
     name: str
-    role: str = ROLE_ADMIN
+    role: str
     agency_id: str | None = None
     source: str = ""
     soc_lead: bool = False
