@@ -474,3 +474,18 @@ def test_incremental_checkpoints_write_what_changed_and_restore_exactly(tmp_path
     assert norm(restored.snapshot()) == norm(runtime.snapshot())
     assert list(restored.groups) == list(runtime.groups)  # least recently seen first, as before
     state.close()
+
+
+def test_state_of_a_deleted_rule_is_dropped_at_start(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "state.db")
+    det = detector(tmp_path, BRUTE, state=state)
+    feed(det, [ssh_fail(0, "203.0.113.9")])
+    det.save()
+    (tmp_path / "rules" / "r.yml").unlink()
+    write_rule(
+        tmp_path / "rules", "other.yml", "name: other\nid: 6a1ee42d-1b0e-43e9-a0b9-3127c8dba3aa\n" + BRUTE
+    )
+    StatefulDetector([tmp_path / "rules"], state=state)
+    assert state.query("SELECT count(*) AS n FROM stateful_group_state")[0]["n"] == 0
+    assert state.query("SELECT count(*) AS n FROM stateful_rule_state")[0]["n"] == 0
+    state.close()

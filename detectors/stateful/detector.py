@@ -108,6 +108,12 @@ class StatefulDetector:
                 except Exception as exc:  # the store may be down; the baseline then starts empty
                     log.warning("new_term rule %s: could not seed its baseline: %s", rule.id, exc)
             runtimes[rule.id] = runtime
+        if restore and self._state is not None and not errors:  # rules deleted since: drop their state
+            known = {rule.id for rule in rules}
+            orphans = [rid for rid in saved if rid not in known and not rid.startswith("sigma-correlation:")]
+            if orphans:
+                RuleStateTable(self._state).delete(orphans)
+                log.info("stateful rules removed since the last run: state of %s dropped", ", ".join(orphans))
         if restore and self.watermark is None:
             marks = [r.watermark for r in runtimes.values() if r.watermark is not None]
             if marks:
