@@ -489,3 +489,24 @@ def test_state_of_a_deleted_rule_is_dropped_at_start(tmp_path: Path) -> None:
     assert state.query("SELECT count(*) AS n FROM stateful_group_state")[0]["n"] == 0
     assert state.query("SELECT count(*) AS n FROM stateful_rule_state")[0]["n"] == 0
     state.close()
+
+
+def test_reload_keeps_windows_and_checkpoints_incrementally(tmp_path: Path) -> None:
+    import os
+
+    state = StateStore(tmp_path / "state.db")
+    det = detector(tmp_path, BRUTE, state=state)
+    feed(det, [ssh_fail(i * 0.1, f"10.0.0.{i}") for i in range(3)] + [ssh_fail(0.5, "203.0.113.9")] * 1)
+    det.save()
+    path = tmp_path / "rules" / "r.yml"
+    path.write_text(path.read_text().replace("num_events: 10", "num_events: 2"))
+    os.utime(path, ns=(1, 1))  # a new signature even within the same clock tick
+    report = det.reload()
+    assert report.changed_files and not report.errors
+    after_reload = next(iter(det.checkpoint().deltas.values()))  # the header only: groups are current
+    assert not after_reload.replace and after_reload.groups == {} and after_reload.ids == []
+    out = feed(det, [ssh_fail(0.6, "203.0.113.9")])  # the window kept its first event: 2 of 2
+    assert [m.details["count"] for m in out] == [2]
+    delta = det.checkpoint().deltas[next(iter(det.runtimes))]
+    assert not delta.replace and list(delta.groups) == ['["203.0.113.9"]']
+    state.close()

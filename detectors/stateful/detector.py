@@ -29,7 +29,7 @@ from detectors.sigma.engine import event_time
 from detectors.sigma.fieldmap import FieldMap
 from detectors.stateful.loader import iter_rule_files, load_rules
 from detectors.stateful.params import RuleError
-from detectors.stateful.runtime import DEFAULT_MAX_EVENT_IDS, RuleRuntime
+from detectors.stateful.runtime import DEFAULT_MAX_EVENT_IDS, RuleRuntime, adopt
 from detectors.stateful.seed import seed_new_terms
 from soc.event import Event, utcnow
 from soc.state import StateStore
@@ -98,7 +98,7 @@ class StatefulDetector:
             runtime = RuleRuntime(rule, max_event_ids=self._max_event_ids)
             old = self.runtimes.get(rule.id)
             if old is not None:
-                runtime.restore(old.snapshot())  # a reload keeps windows when the type is unchanged
+                adopt(runtime, old)  # a reload keeps windows when the type is unchanged
             elif rule.id in saved:
                 if not runtime.restore(saved[rule.id]):
                     log.warning("stateful rule %s changed type: its saved state is dropped", rule.id)

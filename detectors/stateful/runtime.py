@@ -353,6 +353,20 @@ class RuleRuntime:
         return True
 
 
+def adopt(runtime: RuleRuntime, old: RuleRuntime) -> bool:
+    """Carry ``old``'s state into ``runtime`` (a reloaded version of the same rule), with its
+    change tracking, so the next checkpoint writes only what changed, not everything."""
+    if not runtime.restore(old.snapshot()):
+        return False
+    runtime._full = old._full
+    runtime._dirty_groups = set(old._dirty_groups)
+    runtime._removed_groups = set(old._removed_groups)
+    runtime._new_ids = list(old._new_ids)
+    runtime._ids_before = old._ids_before
+    runtime.dirty = True
+    return True
+
+
 def _event_ts(event: Event) -> float:
     from detectors.sigma.engine import event_time
 
