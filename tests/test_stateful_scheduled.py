@@ -80,6 +80,29 @@ compare_key: destination.ip
 blacklist: [198.51.100.66]
 query_key: source.ip
 """,
+    "change.yml": """
+type: change
+filter: 'event.action:ssh_login event.outcome:success'
+query_key: user.name
+compare_key: source.ip
+ignore_null: true
+realert: {minutes: 0}
+""",
+    "pct.yml": """
+type: percentage_match
+filter: 'event.action:ssh_login'
+query_key: host.name
+match_bucket_filter: 'event.outcome:failure'
+max_percentage: 90
+min_denominator: 5
+timeframe: {minutes: 10}
+""",
+    "white.yml": """
+type: whitelist
+filter: 'process.name:sudo'
+compare_key: user.name
+whitelist: [root, alice]
+""",
 }
 
 
@@ -105,6 +128,7 @@ def timeline() -> list[dict[str, Any]]:
     events += [fw(m + 0.2, "fw-1", "10.0.0.77") for m in range(20)]  # steady: 10 per 10 minutes
     events += [fw(22 + i * 0.05, "fw-1", "10.0.0.77", **{"source.bytes": 5000}) for i in range(40)]  # burst
     events += [fw(30.5, "fw-1", "10.0.0.78", **{"destination.ip": "198.51.100.66"})]
+    events += [ssh_ok(40, "203.0.113.80")]  # root from elsewhere: a change
     return sorted(events, key=lambda e: e["@timestamp"])
 
 
@@ -137,7 +161,7 @@ def test_scheduled_windows_equal_streaming(store: Any, tmp_path: Path) -> None:
     rules, errors = load_rules([write_rules(tmp_path, "scheduled")])
     assert errors == []
     scheduled = scheduled_rules(rules)
-    assert len(scheduled) == 7 and all(isinstance(r, ScheduledStatefulRule) for r in scheduled)
+    assert len(scheduled) == 10 and all(isinstance(r, ScheduledStatefulRule) for r in scheduled)
     assert {r.run_every for r in scheduled} == {timedelta(minutes=5)}
     got = run_windows(scheduled, store, 0, 12)  # one hour in 5-minute windows
 
@@ -148,7 +172,10 @@ def test_scheduled_windows_equal_streaming(store: Any, tmp_path: Path) -> None:
 
     assert sorted(map(key, got)) == sorted(map(key, want))
     titles = sorted(m.rule.title for m in got)
-    assert titles == ["admin.yml", "bad.yml", "brute.yml", "bytes.yml", "scan.yml", "silent.yml", "spike.yml"]
+    assert titles == [
+        "admin.yml", "bad.yml", "brute.yml", "bytes.yml", "change.yml", "pct.yml", "scan.yml", "silent.yml",
+        "spike.yml", "white.yml",
+    ]  # fmt: skip
     by_title = {m.rule.title: m for m in got}
     assert by_title["brute.yml"].group == {"source.ip": "203.0.113.9"}
     assert by_title["admin.yml"].group == {"user.name": "mallory"}  # alice was seeded from before
@@ -161,6 +188,9 @@ def test_scheduled_windows_equal_streaming(store: Any, tmp_path: Path) -> None:
         and by_title["bytes.yml"].details["value"] == 200000
     )
     assert by_title["bad.yml"].group == {"source.ip": "10.0.0.78", "destination.ip": "198.51.100.66"}
+    assert by_title["change.yml"].details["new_value"] == ["203.0.113.80"]
+    assert by_title["pct.yml"].details["total"] == 16 and by_title["pct.yml"].details["match_count"] == 15
+    assert by_title["white.yml"].details["values"] == ["mallory"]
 
 
 def test_snapshot_restore_between_windows(store: Any, tmp_path: Path) -> None:
