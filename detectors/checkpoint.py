@@ -85,12 +85,7 @@ class RuleStateTable:
 
     def __init__(self, state: StateStore) -> None:
         self._state = state
-        if not getattr(state, "_stateful_tables", False):  # a store opened before this module loaded
-            with state.transaction() as conn:
-                for statement in DDL.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            state._stateful_tables = True  # type: ignore[attr-defined]
+        state.ensure_schemas()  # the store may have been opened before this module was imported
 
     def save(self, pending: PendingCheckpoint) -> None:
         if not len(pending):

@@ -55,9 +55,19 @@ class StateStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=30000")
+        self._applied: set[str] = set()
+        self.ensure_schemas()
+
+    def ensure_schemas(self) -> None:
+        """Apply the schemas registered since this store was opened (a feature module
+        imported after the store was opened calls this before using its tables)."""
+        missing = [name for name in list(_SCHEMAS) if name not in self._applied]
+        if not missing:
+            return
         with self.transaction() as conn:
-            for ddl in _SCHEMAS.values():
-                _run_script(conn, ddl)
+            for name in missing:
+                _run_script(conn, _SCHEMAS[name])
+        self._applied.update(missing)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
