@@ -291,6 +291,17 @@ class AgencyConfig(_Section):
     hosts: list[str] = []
 
 
+class AssetsConfig(_Section):
+    """The asset inventory (agencies, systems, security levels; see ``configs/assets.yaml``)."""
+
+    file: str | None = None
+    """Inventory YAML file (relative to the config file); none: only the ``agencies``
+    below and the assets imported with ``soc assets import``."""
+    flag_unknown: bool = True
+    """Mark events from hosts that match no asset (``labels.asset_unknown``) and list
+    them in ``soc assets unknown`` (only when the inventory lists assets)."""
+
+
 class SocConfig(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     """The zone times are shown in, and the default zone of sources whose timestamps have none."""
@@ -304,6 +315,7 @@ class SocConfig(_Section):
     forwarding: ForwardingConfig = ForwardingConfig()
     api: ApiConfig = ApiConfig()
     agencies: list[AgencyConfig] = []
+    assets: AssetsConfig = AssetsConfig()
 
     @field_validator("timezone")
     @classmethod

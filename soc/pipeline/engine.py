@@ -35,11 +35,12 @@ from collectors.inputs.base import CheckpointStore, Input, InputContext
 from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
 from soc.alerts import AlertChange, AlertRepository
+from soc.assets import AssetStore
+from soc.assets.enrich import build_asset_enricher
 from soc.config import LoadedConfig, StoreConfig
 from soc.event import Event, RawRecord, format_ts, utcnow
 from soc.metrics import Metrics
 from soc.pipeline.deadletter import DeadLetter, DeadLetterStore, event_record
-from soc.pipeline.enrich import AgencyEnricher
 from soc.pipeline.inputs import build_input
 from soc.pipeline.processor import BatchResult, ParserSet, Processor
 from soc.spool import Spool, SpoolFullError
@@ -223,6 +224,13 @@ class Engine:
             self.state, dedup_window=timedelta(minutes=s.alerts.dedup_window_minutes)
         )
         self.dead_letters = DeadLetterStore(self.state)
+        self.asset_store = AssetStore(self.state)
+        self.asset_enricher = build_asset_enricher(
+            s.agencies,
+            self.config.resolve(s.assets.file) if s.assets.file else None,
+            self.asset_store,
+            flag_unknown=s.assets.flag_unknown,
+        )
         self.detectors = (
             list(self._detectors_override)
             if self._detectors_override is not None
@@ -230,7 +238,7 @@ class Engine:
         )
         self.processor = Processor(
             ParserSet(timezone=s.timezone),
-            enrichers=[AgencyEnricher(s.agencies)],
+            enrichers=[self.asset_enricher],
             detectors=self.detectors,
             keep_original=s.event.keep_original,
         )
@@ -439,6 +447,7 @@ class Engine:
                     raise
                 backoff = min(backoff * 2, 30.0)
         self.dead_letters.add(result.dead_letters)
+        self.asset_enricher.flush_unknown(self.asset_store)
         self._record_matches(result.matches)
         c = self.counters
         c.batches += 1

@@ -1,0 +1,173 @@
+"""Asset enrichment at ingest, and the tracking of unknown assets.
+
+:class:`AssetEnricher` finds the asset an event is about, trying in order the host
+names (``host.name``, ``host.hostname``, ``observer.hostname``), the addresses
+(``observer.ip``, ``host.ip``, ``destination.ip``), the URL (``url.domain`` +
+``url.path``), the domains (``url.domain``, ``destination.domain``) and last
+``source.ip``, and adds (ECS ``organization`` and ``labels``, plus the custom
+``soc.asset`` namespace):
+
+* ``organization.id`` / ``organization.name``: the owning agency (kept if already set),
+* ``labels.security_level``: the information system's level (``"1"``..``"5"``, the
+  highest of its parts; the Elasticsearch store picks the index retention by it),
+* ``soc.asset.kind`` / ``value``: the inventory entry that matched,
+  ``soc.asset.system``, ``soc.asset.security_level`` (int), ``soc.asset.criticality``.
+
+An event that matches no asset, when unknown-asset flagging is on, gets
+``labels.asset_unknown: "true"``, and the first of its ``host.name``,
+``host.hostname``, ``observer.hostname``, ``observer.ip``, ``host.ip`` is counted in
+:class:`UnknownTracker`, which the engine writes to the state store after each batch
+(``soc assets unknown`` lists them). Events that carry none of these are not flagged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from soc.assets.index import AssetIndex, AssetMatch
+from soc.assets.model import Asset, Inventory
+from soc.assets.store import AssetStore
+from soc.assets.yaml_loader import load_inventory_yaml
+from soc.event import Event, format_ts, get_field, set_field, utcnow
+
+HOST_FIELDS = ("host.name", "host.hostname", "observer.hostname")
+ADDRESS_FIELDS = ("observer.ip", "host.ip", "destination.ip")
+DOMAIN_FIELDS = ("url.domain", "destination.domain")
+UNKNOWN_FIELDS = ("host.name", "host.hostname", "observer.hostname", "observer.ip", "host.ip")
+MAX_TRACKED = 100_000
+
+
+class UnknownTracker:
+    """Sightings of unknown assets between two flushes (thread-safe, bounded)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str], list[Any]] = {}
+        self.dropped = 0
+
+    def note(self, field: str, value: str, seen: str) -> None:
+        key = (field, value)
+        with self._lock:
+            entry = self._seen.get(key)
+            if entry is not None:
+                entry[0] += 1
+                entry[1] = min(entry[1], seen)
+                entry[2] = max(entry[2], seen)
+            elif len(self._seen) < MAX_TRACKED:
+                self._seen[key] = [1, seen, seen]
+            else:
+                self.dropped += 1
+
+    def drain(self) -> dict[tuple[str, str], tuple[int, str, str]]:
+        with self._lock:
+            seen, self._seen = self._seen, {}
+        return {key: (n, first, last) for key, (n, first, last) in seen.items()}
+
+
+def _values(event: Event, field: str) -> list[str]:
+    value = get_field(event, field)
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v]
+
+
+class AssetEnricher:
+    """Adds the owning agency, system, security level and criticality to events."""
+
+    def __init__(
+        self, index: AssetIndex, *, flag_unknown: bool = True, tracker: UnknownTracker | None = None
+    ) -> None:
+        self.index = index
+        self.flag_unknown = flag_unknown
+        self.tracker = tracker or UnknownTracker()
+
+    def find(self, event: Event) -> AssetMatch | None:
+        index = self.index
+        for field in HOST_FIELDS:
+            for name in _values(event, field):
+                if found := index.by_host(name):
+                    return found
+        for field in ADDRESS_FIELDS:
+            for address in _values(event, field):
+                if found := index.by_ip(address):
+                    return found
+        domains = [d for f in DOMAIN_FIELDS for d in _values(event, f)]
+        if domains:
+            path = get_field(event, "url.path")
+            for domain in domains:
+                if found := index.by_url(domain, path if isinstance(path, str) else None):
+                    return found
+            for domain in domains:
+                if found := index.by_domain(domain):
+                    return found
+        for address in _values(event, "source.ip"):
+            if found := index.by_ip(address):
+                return found
+        return None
+
+    def __call__(self, event: Event) -> None:
+        found = self.find(event)
+        if found is not None:
+            asset = found.asset
+            if get_field(event, "organization.id") is None:
+                set_field(event, "organization.id", asset.agency_id)
+                set_field(event, "organization.name", asset.agency_name)
+            facts = found.fields()
+            set_field(event, "soc.asset", facts)
+            if "security_level" in facts:
+                set_field(event, "labels.security_level", str(facts["security_level"]))
+            return
+        if not self.flag_unknown:
+            return
+        for field in UNKNOWN_FIELDS:
+            values = _values(event, field)
+            if values:
+                set_field(event, "labels.asset_unknown", "true")
+                stamp = get_field(event, "@timestamp")
+                self.tracker.note(field, values[0], stamp if isinstance(stamp, str) else format_ts(utcnow()))
+                return
+
+    def flush_unknown(self, store: AssetStore) -> None:
+        """Write the unknown assets noted since the last flush to the state store."""
+        store.record_unknown(self.tracker.drain())
+
+
+def agency_assets(agencies: Iterable[Any]) -> list[Asset]:
+    """The ``agencies`` of ``soc.yaml`` (networks and host names) as agency-level assets."""
+    assets: list[Asset] = []
+    for agency in agencies:
+        for host in agency.hosts:
+            assets.append(Asset("host", host.lower(), agency.id, agency.name, source="config"))
+        for network in agency.networks:
+            value = str(ipaddress.ip_network(network, strict=False))
+            assets.append(Asset("ip", value, agency.id, agency.name, source="config"))
+    return assets
+
+
+def load_inventory(
+    agencies: Sequence[Any], inventory_file: Path | None, store: AssetStore | None
+) -> tuple[Inventory, int]:
+    """The engine's inventory: the config's agencies, then the YAML file, then the CSV
+    imports in the state store (a later entry with the same kind and value wins).
+    Returns the inventory and how many assets came from the file and the imports."""
+    inventory = Inventory()
+    inventory.extend(agency_assets(agencies))
+    listed: list[Asset] = []
+    if inventory_file is not None:
+        listed += load_inventory_yaml(inventory_file).assets
+    if store is not None:
+        listed += store.assets()
+    inventory.extend(listed)
+    return inventory, len(listed)
+
+
+def build_asset_enricher(
+    agencies: Sequence[Any], inventory_file: Path | None, store: AssetStore | None, *, flag_unknown: bool
+) -> AssetEnricher:
+    """The enricher of the engine. Unknown assets are flagged only when an inventory
+    (file or imports) lists assets: with the config's agencies alone every other host
+    would be 'unknown'. Raises :class:`~soc.assets.model.AssetError` for a bad file."""
+    inventory, listed = load_inventory(agencies, inventory_file, store)
+    return AssetEnricher(AssetIndex(inventory.assets), flag_unknown=flag_unknown and listed > 0)
