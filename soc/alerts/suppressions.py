@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import re
 import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -55,9 +56,6 @@ register_schema(
     """,
 )
 
-ENTITY_KEYS = {"host": "hosts", "user": "users", "ip": "ips", "domain": "domains"}
-AGENCY_KEYS = ("agency", "agency_id")
-
 
 class SuppressionError(ValueError):
     """A suppression that cannot be created as asked; names the field that is wrong."""
@@ -65,6 +63,31 @@ class SuppressionError(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
+
+
+_DURATION_RE = re.compile(r"(\d+)\s*([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_expiry(text: str, *, now: datetime | None = None) -> datetime:
+    """``"8h"``, ``"7d"``, ``"30m"``, ``"2w"`` from now, or an ISO 8601 time (without
+    a zone: UTC); :class:`SuppressionError` naming ``expires`` otherwise."""
+    now = now or utcnow()
+    stripped = text.strip()
+    if match := _DURATION_RE.fullmatch(stripped):
+        amount, unit = match.groups()
+        return now + timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    except ValueError:
+        raise SuppressionError(
+            "expires", f"{text!r} is not a duration (30m, 8h, 7d, 2w) or an ISO 8601 time"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+ENTITY_KEYS = {"host": "hosts", "user": "users", "ip": "ips", "domain": "domains"}
+AGENCY_KEYS = ("agency", "agency_id")
 
 
 @dataclass(slots=True)

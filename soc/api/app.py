@@ -11,11 +11,14 @@ from fastapi import FastAPI
 from soc.api import (
     errors,
     routes_alerts,
+    routes_assets,
     routes_deadletters,
     routes_events,
     routes_ingest,
     routes_rules,
+    routes_suppressions,
     routes_system,
+    routes_triage,
 )
 from soc.api.context import VERSION, ApiContext
 
@@ -35,4 +38,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_ingest.router)
     app.include_router(routes_deadletters.router)
     app.include_router(routes_rules.router)
+    app.include_router(routes_triage.router)
+    app.include_router(routes_assets.router)
+    app.include_router(routes_suppressions.router)
     return app

@@ -54,6 +54,9 @@ class ApiContext:
     wait_drained: Callable[[float], bool] | None = None
     sigma_rule_paths: list[Any] | None = None
     sigma_config: dict[str, Any] | None = None
+    inventory: Any = None
+    """The engine's asset inventory (:class:`soc.assets.Inventory`); without it the asset
+    routes serve the assets imported into the state store."""
     metrics_public: bool = True
     max_ingest_bytes: int = 8 * 1024 * 1024
     ingest_chunk_records: int = 1000

@@ -82,6 +82,8 @@ class AssetEnricher:
         self.index = index
         self.flag_unknown = flag_unknown
         self.tracker = tracker or UnknownTracker()
+        self.inventory: Inventory | None = None
+        """The inventory the index was built from, when known (served by the API)."""
 
     def find(self, event: Event) -> AssetMatch | None:
         index = self.index
@@ -170,4 +172,6 @@ def build_asset_enricher(
     (file or imports) lists assets: with the config's agencies alone every other host
     would be 'unknown'. Raises :class:`~soc.assets.model.AssetError` for a bad file."""
     inventory, listed = load_inventory(agencies, inventory_file, store)
-    return AssetEnricher(AssetIndex(inventory.assets), flag_unknown=flag_unknown and listed > 0)
+    enricher = AssetEnricher(AssetIndex(inventory.assets), flag_unknown=flag_unknown and listed > 0)
+    enricher.inventory = inventory
+    return enricher

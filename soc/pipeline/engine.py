@@ -643,6 +643,7 @@ class Engine:
                 wait_drained=self.wait_drained,
                 sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
                 sigma_config=self._sigma_config(),
+                inventory=self.asset_enricher.inventory,
             )
         )
         config = uvicorn.Config(
