@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from soc import __version__
 from soc.cli import (
+    assets_cmd,
     audit_cmd,
     config_cmd,
     deadletter_cmd,
@@ -28,6 +29,7 @@ COMMAND_GROUPS = (
     deadletter_cmd,
     config_cmd,
     audit_cmd,
+    assets_cmd,
 )
 
 
