@@ -277,7 +277,7 @@ def test_suppression_silences_counts_and_is_audited(state: StateStore, repo: Ale
         store.create(LAN, reason=" ", rule_id="r-ssh")
     with pytest.raises(SuppressionError, match="scope: give a rule id"):
         store.create(LAN, reason="x")
-    with pytest.raises(SuppressionError, match="expires: .* is not in the future"):
+    with pytest.raises(SuppressionError, match=r"expires: .* is not in the future"):
         store.create(LAN, reason="x", rule_id="r-ssh", expires=datetime(2020, 1, 1, tzinfo=UTC))
     s = store.create(
         LAN, reason="scanner of the assessor", rule_id="r-ssh", conditions={"ip": "203.0.113.0/24"}
@@ -333,7 +333,8 @@ def test_migration_adds_columns_to_an_old_state_db(tmp_path: Path) -> None:
             rule_description TEXT NOT NULL DEFAULT '', severity TEXT NOT NULL, severity_rank INTEGER NOT NULL,
             status TEXT NOT NULL DEFAULT 'new', group_key TEXT NOT NULL,
             host TEXT, user TEXT, source_ip TEXT, agency_id TEXT, agency_name TEXT,
-            tags TEXT NOT NULL DEFAULT '[]', refs TEXT NOT NULL DEFAULT '[]', excerpts TEXT NOT NULL DEFAULT '[]',
+            tags TEXT NOT NULL DEFAULT '[]', refs TEXT NOT NULL DEFAULT '[]',
+            excerpts TEXT NOT NULL DEFAULT '[]',
             details TEXT NOT NULL DEFAULT '{}', first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
             count INTEGER NOT NULL DEFAULT 1, created TEXT NOT NULL, updated TEXT NOT NULL);
         INSERT INTO alerts (id, rule_id, rule_title, rule_type, severity, severity_rank, group_key, tags,
