@@ -122,7 +122,7 @@ def test_status_flow_and_errors_over_http(env: Env) -> None:
 def test_assignee_comments_tags_incident_type(env: Env) -> None:
     base = f"/api/v1/alerts/{env.tttt}"
     assert post(env, f"{base}/assignee", {"assignee": "lan"})["assignee"] == "lan"
-    comment = post(env, f"{base}/comments", {"body": "Đã chặn IP"}, expect=201)
+    comment = post(env, f"{base}/comments", {"body": "Đã chặn IP"}, expect=200)
     assert comment["author"] == "engine-token" and comment["body"] == "Đã chặn IP"
     listed = env.client.get(f"{base}/comments", headers=AUTH).json()["comments"]
     assert [c["body"] for c in listed] == ["Đã chặn IP"]
@@ -210,7 +210,7 @@ def test_suppressions_over_http(env: Env) -> None:
         env,
         "/api/v1/suppressions",
         {"rule_id": "r-ssh-bf", "conditions": {"agency": "so-tttt"}, "reason": "pentest", "expires": "8h"},
-        expect=201,
+        expect=200,
     )
     assert created["active"] and created["creator"] == "engine-token" and created["expires"]
     bad = post(env, "/api/v1/suppressions", {"reason": "x", "expires": "soon", "rule_id": "r"}, expect=400)

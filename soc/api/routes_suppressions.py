@@ -52,7 +52,7 @@ def list_suppressions(ctx: Ctx, principal: Reader, include_inactive: bool = Fals
     return {"suppressions": [s.to_dict() for s in found]}
 
 
-@router.post("", status_code=201, summary="Create a suppression")
+@router.post("", summary="Create a suppression")
 def create_suppression(ctx: Ctx, principal: Editor, body: SuppressionIn, request: Request) -> dict[str, Any]:
     try:
         expires = parse_expiry(body.expires) if body.expires else None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from detectors.base import SEVERITIES
@@ -28,7 +29,7 @@ from soc.alerts.triage import (
 )
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import AlertsPage, ErrorOut
 from soc.api.params import BadParameter, parse_time_param
 
 router = APIRouter(
@@ -99,7 +100,11 @@ def _run(call: Any) -> Any:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
 
 
-@router.get("/triage/queue", summary="The alert queue: filtered, sorted, paged")
+@router.get(
+    "/triage/queue",
+    response_model=AlertsPage,
+    summary="The alert queue: filtered, sorted, paged (`cursor` for the next page)",
+)
 def queue(
     ctx: Ctx,
     principal: Reader,
@@ -120,7 +125,7 @@ def queue(
     sort: Annotated[str, Query(description=f"One of {', '.join(SORTS)} (descending)")] = "last_seen",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     if min_severity is not None and min_severity not in SEVERITIES:
         raise BadParameter("min_severity", f"{min_severity!r} is not one of {', '.join(SEVERITIES)}")
     if sort not in SORTS:
@@ -132,7 +137,7 @@ def queue(
             raise BadParameter("status", f"{name.strip()!r} is not one of {', '.join(STATUSES)}")
     if not principal.can_see_agency(None):  # scoped to one agency: its queue only
         if principal.agency_id is None or (agency_id and agency_id != principal.agency_id):
-            return {"alerts": [], "cursor": None}
+            return _json({"alerts": [], "cursor": None})
         agency_id = principal.agency_id
     flt = AlertFilter(
         status=status_ or None,
@@ -154,7 +159,12 @@ def queue(
         alerts, next_cursor = ctx.alerts.list(flt, limit=limit, after=cursor or None, sort=sort)
     except ValueError as exc:
         raise BadParameter("cursor", str(exc)) from None
-    return {"alerts": [a.to_dict() for a in alerts], "cursor": next_cursor}
+    return _json({"alerts": [a.to_dict() for a in alerts], "cursor": next_cursor})
+
+
+def _json(body: dict[str, Any]) -> Response:
+    """A JSON response serialised once by orjson (the queue is the hot read path)."""
+    return Response(orjson.dumps(body, default=str), media_type="application/json")
 
 
 @router.get("/incident-types", summary="The national incident types (keys and labels)")
@@ -217,7 +227,7 @@ def list_comments(ctx: Ctx, principal: Reader, alert_id: str) -> dict[str, Any]:
     return {"comments": [c.to_dict() for c in TriageService(ctx.alerts).comments(alert_id)]}
 
 
-@router.post("/alerts/{alert_id}/comments", status_code=201, summary="Add a comment", responses=CHANGE)
+@router.post("/alerts/{alert_id}/comments", summary="Add a comment", responses=CHANGE)
 def add_comment(
     ctx: Ctx, principal: Triager, alert_id: str, body: CommentIn, request: Request
 ) -> dict[str, Any]:
