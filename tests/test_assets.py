@@ -233,3 +233,21 @@ def read_assets_csv_text(tmp_path: Path, rows: str) -> list[Asset]:
     path = tmp_path / "x.csv"
     path.write_text("agency_id,kind,value,security_level\n" + rows, encoding="utf-8")
     return read_assets_csv(path).assets
+
+
+def test_config_check_names_the_inventory_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "assets.yaml").write_text(
+        "agencies:\n  - id: a\n    assets: [{host: h, security_level: 9}]\n"
+    )
+    config = tmp_path / "soc.yaml"
+    config.write_text("assets: {file: assets.yaml}\n", encoding="utf-8")
+    assert main(["config", "check", "--config", str(config), "--json"]) == 2
+    problems = [p for p in orjson.loads(capsys.readouterr().out)["problems"] if p["key"].startswith("assets")]
+    assert problems == [
+        {
+            "key": f"assets.file: {tmp_path / 'assets.yaml'}: agencies[0].assets[0].security_level",
+            "reason": "must be 1..5, got 9",
+        }
+    ]
