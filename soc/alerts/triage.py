@@ -275,16 +275,28 @@ class TriageService:
     # bulk -------------------------------------------------------------------------
 
     def bulk(
-        self, actor: Actor, alert_ids: Sequence[str], action: str, params: dict[str, Any]
+        self,
+        actor: Actor,
+        alert_ids: Sequence[str],
+        action: str,
+        params: dict[str, Any],
+        *,
+        visible: Callable[[Alert], bool] | None = None,
     ) -> list[BulkResult]:
         """Apply one action to each alert; each change is its own audited transaction,
-        and a refusal for one id (reported with its reason) does not stop the others."""
+        and a refusal for one id (reported with its reason) does not stop the others.
+        An alert ``visible`` refuses (another agency's) is reported as not found."""
         if action not in BULK_ACTIONS:
             raise TriageError(f"action: {action!r} is not one of {', '.join(BULK_ACTIONS)}")
         if not alert_ids:
             raise TriageError("ids: give at least one alert id")
         results: list[BulkResult] = []
         for alert_id in dict.fromkeys(alert_ids):
+            if visible is not None:
+                alert = self.alerts.get(alert_id)
+                if alert is None or not visible(alert):
+                    results.append(BulkResult(alert_id, False, f"alert {alert_id!r} not found", "not_found"))
+                    continue
             try:
                 self.apply(actor, alert_id, action, params)
             except TriageError as exc:

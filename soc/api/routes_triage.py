@@ -174,24 +174,17 @@ def incident_types(principal: Reader) -> dict[str, Any]:
 
 @router.post("/alerts/bulk", summary="One action on many alerts; results per id")
 def bulk(ctx: Ctx, principal: Triager, body: BulkIn, request: Request) -> dict[str, Any]:
-    service = TriageService(ctx.alerts)
-    actor = actor_of(principal, request)
-    results: list[dict[str, Any]] = []
-    for alert_id in dict.fromkeys(body.ids):
-        alert = ctx.alerts.get(alert_id)
-        if alert is None or not principal.can_see_agency(alert.agency_id):
-            results.append(
-                {"id": alert_id, "ok": False, "error": f"alert {alert_id!r} not found", "code": "not_found"}
-            )
-            continue
-        try:
-            service.apply(actor, alert_id, body.action, body.params)
-        except TriageError as exc:
-            results.append({"id": alert_id, "ok": False, "error": str(exc), "code": exc.code})
-        else:
-            results.append({"id": alert_id, "ok": True, "error": None, "code": None})
-    failed = sum(1 for r in results if not r["ok"])
-    return {"results": results, "ok": len(results) - failed, "failed": failed}
+    results = _run(
+        lambda: TriageService(ctx.alerts).bulk(
+            actor_of(principal, request),
+            body.ids,
+            body.action,
+            body.params,
+            visible=lambda alert: principal.can_see_agency(alert.agency_id),
+        )
+    )
+    failed = sum(1 for r in results if not r.ok)
+    return {"results": [r.to_dict() for r in results], "ok": len(results) - failed, "failed": failed}
 
 
 @router.post("/alerts/{alert_id}/status", summary="Change the status", responses=CHANGE)
