@@ -406,3 +406,11 @@ def test_alert_to_dict_is_json_with_the_routing_fields(repo: AlertRepository) ->
         assert name in doc
     ecs = alert.to_ecs()
     assert ecs["threat"]["technique"]["id"] == ["T1110.001"] and ecs["labels"]["security_level"] == "2"
+
+
+def test_incident_type_keys_agree_with_config_and_routing() -> None:
+    from soc.alerts.classify import INCIDENT_TYPES
+    from soc.config import INCIDENT_TYPES as CONFIG_TYPES
+    from soc.routing.national import INCIDENT_TYPE_VI
+
+    assert tuple(INCIDENT_TYPES) == CONFIG_TYPES and set(INCIDENT_TYPE_VI) == set(INCIDENT_TYPES)

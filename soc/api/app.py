@@ -14,6 +14,7 @@ from soc.api import (
     routes_assets,
     routes_deadletters,
     routes_events,
+    routes_forwarding,
     routes_ingest,
     routes_rules,
     routes_suppressions,
@@ -41,4 +42,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_triage.router)
     app.include_router(routes_assets.router)
     app.include_router(routes_suppressions.router)
+    app.include_router(routes_forwarding.router)
     return app

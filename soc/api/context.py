@@ -58,6 +58,10 @@ class ApiContext:
     """The engine's asset inventory (:class:`soc.assets.Inventory`); without it the asset
     routes serve the assets imported into the state store."""
     metrics_public: bool = True
+    state: Any = None
+    """The state store (forwarding approvals and their audit entries); 503 without it."""
+    notifications: Any = None
+    """The notification service (``/api/v1/notifications``); 503 without it."""
     max_ingest_bytes: int = 8 * 1024 * 1024
     ingest_chunk_records: int = 1000
 

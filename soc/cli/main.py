@@ -13,7 +13,9 @@ from soc.cli import (
     config_cmd,
     deadletter_cmd,
     detect_cmd,
+    forwarding_cmd,
     ingest_cmd,
+    notify_cmd,
     query_cmd,
     rules_cmd,
     run_cmd,
@@ -30,6 +32,8 @@ COMMAND_GROUPS = (
     config_cmd,
     audit_cmd,
     assets_cmd,
+    forwarding_cmd,
+    notify_cmd,
 )
 
 

@@ -243,6 +243,7 @@ class Engine:
             keep_original=s.event.keep_original,
         )
         self.forwarding = self._build_forwarding()
+        self.notifications, self.routing = self._build_routing()
         if hasattr(self.store, "index_alerts"):  # a store Kibana browses gets the alerts too
             self.alert_listeners.append(self._index_alert)
         self._register_gauges()
@@ -254,6 +255,8 @@ class Engine:
         self._spawn("maintenance", self._maintenance_loop)
         if self.forwarding is not None:
             self._spawn("forwarding", lambda: self.forwarding.run(self.stop_event))
+        if self.notifications is not None:
+            self._spawn("notifications", lambda: self.notifications.run(self.stop_event))
         if self.serve_api:
             self._start_api()
         self._start_inputs()
@@ -519,6 +522,8 @@ class Engine:
                 self.counters.alerts_updated += 1
             for listener in self.alert_listeners:
                 listener(change)
+            if self.routing is not None:
+                self.routing.on_alert(change)
             if self.forwarding is not None:
                 self.forwarding.on_alert(change)
 
@@ -576,9 +581,34 @@ class Engine:
         from soc.forwarding import build_forwarding
 
         service = build_forwarding(fwd, self.state, self.metrics)
+        from soc.routing import build_national_forwarder
+
+        service.policy = build_national_forwarder(self.settings, self.state, service)
         # an alert stored just before a crash may not have reached the outbox yet
         service.catch_up(self.alerts, since=utcnow() - timedelta(days=1))
         return service
+
+    def _build_routing(self) -> tuple[Any, Any]:
+        """The notification service (L1/L2 messages) and the routing stage feeding it."""
+        from soc.notify import build_notifications
+        from soc.routing import RoutingPolicy
+        from soc.routing.service import RoutingService
+
+        notifications = build_notifications(
+            self.settings, self.state, self.metrics, resolve=self.config.resolve
+        )
+        if notifications is None:
+            return None, None
+        targets = [t.name for t in self.settings.forwarding.targets] if self.forwarding is not None else []
+        routing = RoutingService(
+            RoutingPolicy.from_settings(self.settings.routing, forwarding_targets=targets), notifications
+        )
+        # an alert stored just before a crash may not have reached the notification queue
+        routing.catch_up(
+            self.alerts,
+            since=utcnow() - timedelta(minutes=max(self.settings.notifications.dedup_window_minutes, 10)),
+        )
+        return notifications, routing
 
     def _register_gauges(self) -> None:
         m = self.metrics
@@ -644,6 +674,8 @@ class Engine:
                 sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
                 sigma_config=self._sigma_config(),
                 inventory=self.asset_enricher.inventory,
+                state=self.state,
+                notifications=self.notifications,
             )
         )
         config = uvicorn.Config(
