@@ -67,6 +67,8 @@ TECHNIQUE_INCIDENT_TYPES: dict[str, str] = {
     "T1133": "unauthorized_access",  # external remote services
     "T1190": "unauthorized_access",  # exploit public-facing application
     "T1021": "unauthorized_access",  # remote services
+    "T1136": "unauthorized_access",  # create account (on a taken-over host)
+    "T1098": "unauthorized_access",  # account manipulation
     "T1491": "defacement",  # defacement
     "T1486": "ransomware",  # data encrypted for impact
     "T1490": "ransomware",  # inhibit system recovery
