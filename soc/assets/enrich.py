@@ -32,7 +32,7 @@ from soc.assets.index import AssetIndex, AssetMatch
 from soc.assets.model import Asset, Inventory
 from soc.assets.store import AssetStore
 from soc.assets.yaml_loader import load_inventory_yaml
-from soc.event import Event, format_ts, get_field, set_field, utcnow
+from soc.event import Event, format_ts, get_field, utcnow
 
 HOST_FIELDS = ("host.name", "host.hostname", "observer.hostname")
 ADDRESS_FIELDS = ("observer.ip", "host.ip", "destination.ip")
@@ -68,9 +68,29 @@ class UnknownTracker:
         return {key: (n, first, last) for key, (n, first, last) in seen.items()}
 
 
-def _values(event: Event, field: str) -> list[str]:
-    value = get_field(event, field)
-    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v]
+_SPLIT: dict[str, tuple[str, str]] = {}
+
+
+def _values(event: Event, field: str) -> tuple[str, ...] | list[str]:
+    """The non-empty strings at a two-part ECS path (nested or flattened)."""
+    split = _SPLIT.get(field)
+    if split is None:
+        split = _SPLIT[field] = tuple(field.split(".", 1))  # type: ignore[assignment]
+    node = event.get(split[0])
+    value = node.get(split[1]) if isinstance(node, dict) else event.get(field)
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str) and v]
+    return ()
+
+
+def _object(event: Event, name: str) -> dict[str, Any]:
+    """The top-level object ``name`` of an event, created when missing."""
+    node = event.get(name)
+    if not isinstance(node, dict):
+        node = event[name] = {}
+    return node
 
 
 class AssetEnricher:
@@ -113,20 +133,21 @@ class AssetEnricher:
         found = self.find(event)
         if found is not None:
             asset = found.asset
-            if get_field(event, "organization.id") is None:
-                set_field(event, "organization.id", asset.agency_id)
-                set_field(event, "organization.name", asset.agency_name)
-            facts = found.fields()
-            set_field(event, "soc.asset", facts)
+            org = _object(event, "organization")
+            if org.get("id") is None:
+                org["id"] = asset.agency_id
+                org["name"] = asset.agency_name
+            facts = dict(found.facts)
+            _object(event, "soc")["asset"] = facts
             if "security_level" in facts:
-                set_field(event, "labels.security_level", str(facts["security_level"]))
+                _object(event, "labels")["security_level"] = str(facts["security_level"])
             return
         if not self.flag_unknown:
             return
         for field in UNKNOWN_FIELDS:
             values = _values(event, field)
             if values:
-                set_field(event, "labels.asset_unknown", "true")
+                _object(event, "labels")["asset_unknown"] = "true"
                 stamp = get_field(event, "@timestamp")
                 self.tracker.note(field, values[0], stamp if isinstance(stamp, str) else format_ts(utcnow()))
                 return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,11 @@ class AssetMatch:
 
     asset: Asset
     system_level: int | None
+    facts: dict[str, Any] = field(default_factory=dict, compare=False)
+    """:meth:`fields`, computed once (copy it before putting it on an event)."""
+
+    def __post_init__(self) -> None:
+        self.facts.update(self.fields())
 
     def fields(self) -> dict[str, Any]:
         """The ``soc.asset.*`` object enrichment puts on an event."""
@@ -96,6 +101,9 @@ class AssetIndex:
             entries.sort(key=lambda e: len(e[0]), reverse=True)
 
     def by_host(self, name: str) -> AssetMatch | None:
+        found = self._hosts.get(name)
+        if found is not None:
+            return found
         key = name.rstrip(".").lower()
         found = self._hosts.get(key)
         if found is None and "." in key:
