@@ -156,3 +156,21 @@ def test_suppress_list_unsuppress(seeded: tuple[Path, list[str]], capsys: pytest
     assert main(["alerts", "unsuppress", created["id"], "--data-dir", str(data)]) == 4
     code, listed = soc(capsys, data, "suppressions")
     assert listed["suppressions"] == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["alerts", name]
+        for name in (
+            "list", "show", "ack", "start", "assign", "comment", "close", "reopen", "escalate", "tag",
+            "incident-type", "suppress", "suppressions", "unsuppress",
+        )
+    ]
+    + [["assets", name] for name in ("import", "list", "systems", "unknown")],
+)  # fmt: skip
+def test_commands_have_help_and_json(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and out.startswith(f"usage: soc {' '.join(command)}") and "--json" in out
