@@ -251,3 +251,27 @@ def test_config_check_names_the_inventory_file_and_key(
             "reason": "must be 1..5, got 9",
         }
     ]
+
+
+def test_enricher_refresh_picks_up_edits_and_imports_and_survives_a_broken_edit(tmp_path: Path) -> None:
+    from soc.assets.enrich import build_asset_enricher
+
+    path = tmp_path / "assets.yaml"
+    text = "agencies:\n  - id: a1\n    assets: [{host: web01, security_level: LEVEL}]\n"
+    path.write_text(text.replace("LEVEL", "2"), encoding="utf-8")
+    state = StateStore(tmp_path / "state.db")
+    store = AssetStore(state)
+    enricher = build_asset_enricher([], path, store, flag_unknown=True)
+    inventory = enricher.inventory
+    assert enricher.refresh() is False  # nothing changed
+    assert enricher.index.by_host("db01") is None
+    store.upsert(read_assets_csv_text(tmp_path, "a1,host,db01,4\n"), Actor("lan"), "x.csv")
+    assert enricher.refresh() is True
+    assert enricher.index.by_host("db01").asset.security_level == 4  # type: ignore[union-attr]
+    assert inventory is enricher.inventory and len(inventory.assets) == 2  # the API's object is updated
+    path.write_text(text.replace("LEVEL", "9"), encoding="utf-8")
+    with pytest.raises(AssetError, match=r"must be 1\.\.5"):
+        enricher.refresh()
+    assert enricher.index.by_host("web01").asset.security_level == 2  # type: ignore[union-attr]
+    assert enricher.refresh() is False  # reported once, until the file changes again
+    state.close()

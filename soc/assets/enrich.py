@@ -22,6 +22,7 @@ An event that matches no asset, when unknown-asset flagging is on, gets
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 from collections.abc import Iterable, Sequence
@@ -104,6 +105,28 @@ class AssetEnricher:
         self.tracker = tracker or UnknownTracker()
         self.inventory: Inventory | None = None
         """The inventory the index was built from, when known (served by the API)."""
+        self.source: InventorySource | None = None
+        self.flag_unknown_wanted = flag_unknown
+        self.signature: tuple[Any, ...] | None = None
+
+    def refresh(self) -> bool:
+        """Reload the inventory when its file or the imports changed; the new index
+        replaces the old one at once. A file that no longer validates keeps the
+        previous inventory (and raises :class:`~soc.assets.model.AssetError` to report)."""
+        if self.source is None:
+            return False
+        signature = self.source.signature()
+        if signature == self.signature:
+            return False
+        self.signature = signature
+        inventory, listed = self.source.load()
+        self.index = AssetIndex(inventory.assets)
+        self.flag_unknown = self.flag_unknown_wanted and listed > 0
+        if self.inventory is None:
+            self.inventory = inventory
+        else:
+            self.inventory.assets = inventory.assets  # the API holds this object
+        return True
 
     def find(self, event: Event) -> AssetMatch | None:
         index = self.index
@@ -186,13 +209,43 @@ def load_inventory(
     return inventory, len(listed)
 
 
+class InventorySource:
+    """Where the engine's inventory comes from, and whether it changed since it was read
+    (a hash of the file's content, the imports' count and latest time)."""
+
+    def __init__(
+        self, agencies: Sequence[Any], inventory_file: Path | None, store: AssetStore | None
+    ) -> None:
+        self.agencies = list(agencies)
+        self.inventory_file = inventory_file
+        self.store = store
+
+    def signature(self) -> tuple[Any, ...]:
+        file_sig: str | None = None
+        if self.inventory_file is not None:
+            try:
+                file_sig = hashlib.sha256(self.inventory_file.read_bytes()).hexdigest()
+            except OSError:
+                file_sig = None
+        return (file_sig, self.store.signature() if self.store is not None else None)
+
+    def load(self) -> tuple[Inventory, int]:
+        return load_inventory(self.agencies, self.inventory_file, self.store)
+
+
 def build_asset_enricher(
     agencies: Sequence[Any], inventory_file: Path | None, store: AssetStore | None, *, flag_unknown: bool
 ) -> AssetEnricher:
     """The enricher of the engine. Unknown assets are flagged only when an inventory
     (file or imports) lists assets: with the config's agencies alone every other host
-    would be 'unknown'. Raises :class:`~soc.assets.model.AssetError` for a bad file."""
-    inventory, listed = load_inventory(agencies, inventory_file, store)
+    would be 'unknown'. Raises :class:`~soc.assets.model.AssetError` for a bad file;
+    :meth:`AssetEnricher.refresh` later picks up edits and imports."""
+    source = InventorySource(agencies, inventory_file, store)
+    signature = source.signature()
+    inventory, listed = source.load()
     enricher = AssetEnricher(AssetIndex(inventory.assets), flag_unknown=flag_unknown and listed > 0)
     enricher.inventory = inventory
+    enricher.source = source
+    enricher.flag_unknown_wanted = flag_unknown
+    enricher.signature = signature
     return enricher

@@ -98,6 +98,11 @@ class AssetStore:
             )
         return len(assets)
 
+    def signature(self) -> tuple[int, str | None]:
+        """Changes whenever an import stores assets: (row count, latest import time)."""
+        row = self._state.query("SELECT count(*) AS n, max(imported) AS last FROM assets")[0]
+        return int(row["n"]), row["last"]
+
     def assets(self) -> list[Asset]:
         rows = self._state.query("SELECT doc FROM assets ORDER BY agency_id, kind, value")
         return [Asset.from_dict(orjson.loads(row["doc"])) for row in rows]

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 RULE_RELOAD_INTERVAL_S = 5.0
+ASSET_RELOAD_INTERVAL_S = 10.0
 
 
 def store_options(settings: StoreConfig, resolve: Callable[[str], Path] = Path) -> dict[str, Any]:
@@ -536,7 +537,15 @@ class Engine:
     def _maintenance_loop(self) -> None:
         retention = timedelta(days=self.settings.store.retention_days)
         next_retention = 0.0
+        next_assets = time.monotonic() + ASSET_RELOAD_INTERVAL_S
         while not self.stop_event.wait(1.0):
+            if time.monotonic() >= next_assets:
+                next_assets = time.monotonic() + ASSET_RELOAD_INTERVAL_S
+                try:
+                    if self.asset_enricher.refresh():
+                        log.info("asset inventory reloaded: %d assets", self.asset_enricher.index.size)
+                except Exception as exc:  # a broken edit keeps the previous inventory
+                    log.warning("asset inventory not reloaded: %s", exc)
             if time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + 3600
                 try:
