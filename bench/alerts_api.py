@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detectors.base import severity_rank
 from soc.alerts import AlertFilter, AlertRepository
 from soc.alerts.classify import incident_type_from_tags, risk_score
+from soc.alerts.schema import install_planner_stats
 from soc.event import format_ts
 from soc.state import StateStore
 
@@ -61,6 +62,27 @@ COLUMNS = (
     "agency_id, agency_name, tags, first_seen, last_seen, count, created, updated, risk_score, "
     "security_level, criticality, system, incident_type, mitre_tactics, mitre_techniques, entities, assignee"
 )
+
+
+QUEUE_SHAPES: dict[str, tuple[AlertFilter, str]] = {
+    "status=new min_severity=high, sort last_seen": (
+        AlertFilter(status="new", min_severity="high"),
+        "last_seen",
+    ),
+    "status=new min_severity=high, sort risk": (AlertFilter(status="new", min_severity="high"), "risk"),
+    "status=new,acknowledged,in_progress, sort severity": (
+        AlertFilter(status="new,acknowledged,in_progress"),
+        "severity",
+    ),
+    "agency + new + high, sort last_seen": (
+        AlertFilter(agency_id="agency-05", status="new", min_severity="high"),
+        "last_seen",
+    ),
+    "assignee=lan, sort last_seen": (AlertFilter(assignee="lan"), "last_seen"),
+    "incident_type=ransomware, sort risk": (AlertFilter(incident_type="ransomware"), "risk"),
+    "min_risk=90, sort last_seen": (AlertFilter(min_risk=90), "last_seen"),
+    "no filter, sort last_seen": (AlertFilter(), "last_seen"),
+}
 
 
 def fill(state: StateStore, n: int, evidence: int, rng: random.Random) -> list[str]:
@@ -116,7 +138,6 @@ def fill(state: StateStore, n: int, evidence: int, rng: random.Random) -> list[s
     with state.transaction() as conn:
         for row in indexes:
             conn.execute(row["sql"])
-        conn.execute("ANALYZE")
     return sample
 
 
@@ -199,6 +220,9 @@ def run(path: Path, args: argparse.Namespace) -> int:
         size = path.stat().st_size / 1e6
         print(f"filled {args.alerts:,} alerts ({args.evidence} evidence rows each) in {took:.1f} s "
               f"({args.alerts / took:,.0f} alerts/s); state.db {size:,.0f} MB")  # fmt: skip
+    with state.transaction() as conn:  # measure with the statistics the engine installs
+        conn.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'alerts'")
+        install_planner_stats(conn)
     sample = sample_ids(state)
 
     def queue_filter(i: int) -> AlertFilter:
@@ -217,6 +241,10 @@ def run(path: Path, args: argparse.Namespace) -> int:
     print(f"  queue  {percentiles(q)}")
     d = measure(lambda i: repo.get(sample[i % len(sample)]), args.runs)
     print(f"  detail {percentiles(d)}")
+    print("  other queue shapes (first page of 50):")
+    for name, (flt, sort) in QUEUE_SHAPES.items():
+        xs = measure(lambda i, f=flt, s=sort: repo.list(f, limit=50, sort=s), max(20, args.runs // 10))
+        print(f"    {name:<44} {percentiles(xs)}")
     state.close()
 
     import httpx

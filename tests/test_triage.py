@@ -414,3 +414,20 @@ def test_incident_type_keys_agree_with_config_and_routing() -> None:
     from soc.routing.national import INCIDENT_TYPE_VI
 
     assert tuple(INCIDENT_TYPES) == CONFIG_TYPES and set(INCIDENT_TYPE_VI) == set(INCIDENT_TYPES)
+
+
+def test_planner_statistics_are_installed_so_queue_pages_walk_an_index(
+    state: StateStore, repo: AlertRepository
+) -> None:
+    from soc.alerts.queue import queue_sql
+
+    stats = {r["idx"] for r in state.query("SELECT idx FROM sqlite_stat1 WHERE tbl = 'alerts'")}
+    assert {"alerts_status_last", "alerts_risk", "alerts_agency_status_risk"} <= stats
+    for flt, sort in [
+        (AlertFilter(status="new", min_severity="high"), "last_seen"),
+        (AlertFilter(status="new,acknowledged,in_progress"), "severity"),
+        (AlertFilter(agency_id="a", status="new", min_severity="high"), "risk"),
+    ]:
+        sql, params = queue_sql(flt, sort, 50, None)
+        plan = " ".join(r["detail"] for r in state.query("EXPLAIN QUERY PLAN " + sql, tuple(params)))
+        assert "TEMP B-TREE" not in plan, (flt, sort, plan)  # no sort of every matching alert
