@@ -3,8 +3,8 @@
 ``import`` reads a CSV file into the state store (columns in
 :mod:`soc.assets.csv_import`); valid rows are imported, each invalid row is reported
 with its line and column and skipped, and the exit code is then 1. A running engine
-picks imported assets (and edits of ``assets.file``) up within about 10 seconds. ``list`` and ``systems`` show the
-inventory the engine would use (the config's agencies, ``assets.file`` and the
+picks imported assets (and edits of ``assets.file``) up within about 10 seconds.
+``list`` and ``systems`` show the inventory the engine would use (the config's agencies, ``assets.file`` and the
 imports); ``unknown`` lists hosts and addresses seen in events that match no asset.
 """
 
