@@ -4,8 +4,8 @@
 :mod:`soc.assets.csv_import`); valid rows are imported, each invalid row is reported
 with its line and column and skipped, and the exit code is then 1. A running engine
 picks imported assets (and edits of ``assets.file``) up within about 10 seconds.
-``list`` and ``systems`` show the inventory the engine would use (the config's agencies, ``assets.file`` and the
-imports); ``unknown`` lists hosts and addresses seen in events that match no asset.
+``list`` and ``systems`` show the inventory the engine would use (the config's
+agencies, ``assets.file`` and the imports); ``unknown`` lists hosts and addresses seen in events that match no asset.
 """
 
 from __future__ import annotations
