@@ -5,7 +5,8 @@
 with its line and column and skipped, and the exit code is then 1. A running engine
 picks imported assets (and edits of ``assets.file``) up within about 10 seconds.
 ``list`` and ``systems`` show the inventory the engine would use (the config's
-agencies, ``assets.file`` and the imports); ``unknown`` lists hosts and addresses seen in events that match no asset.
+agencies, ``assets.file`` and the imports); ``unknown`` lists hosts and addresses
+seen in events that match no asset.
 """
 
 from __future__ import annotations
