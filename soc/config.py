@@ -281,6 +281,20 @@ class ApiConfig(_Section):
     metrics_public: bool = True
 
 
+class AccessConfig(_Section):
+    """``access``: users, sessions and login limits of the API."""
+
+    organization: str = Field("soc-province", min_length=1)
+    """The SOC's own organization id; an auditor (L3) must belong to another one."""
+    session_idle_minutes: int = Field(30, ge=1, le=1440)
+    session_absolute_hours: int = Field(12, ge=1, le=168)
+    login_max_failures: int = Field(5, ge=1, le=100)
+    """Failed logins (per username, and per client address) before a lockout."""
+    login_lockout_s: float = Field(30.0, gt=0)
+    """First lockout; each further failure doubles it."""
+    login_lockout_max_s: float = Field(3600.0, gt=0)
+
+
 class AgencyConfig(_Section):
     """An agency that owns assets; events from its networks or hosts carry its
     ``organization.*`` (the full asset inventory comes with ``configs/assets.yaml``)."""
@@ -491,6 +505,7 @@ class SocConfig(_Section):
     api: ApiConfig = ApiConfig()
     agencies: list[AgencyConfig] = []
     assets: AssetsConfig = AssetsConfig()
+    access: AccessConfig = AccessConfig()
     routing: RoutingConfig = RoutingConfig()
     notifications: NotificationsConfig = NotificationsConfig()
 

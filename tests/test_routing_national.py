@@ -7,17 +7,20 @@ from __future__ import annotations
 import random
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from soc.access import Principal
+from soc.access import AccessControl, Principal
+from soc.access.passwords import Passwords
 from soc.alerts import AlertChange, AlertRepository
 from soc.alerts.model import Alert
 from soc.api import ApiContext, create_app
 from soc.audit import AuditLog
 from soc.cli.main import main as soc_main
+from soc.config import AccessConfig
 from soc.forwarding import ForwardingService, HttpTarget, HttpTargetConfig, Outbox
 from soc.metrics import Metrics
 from soc.routing import RoutingPolicy, build_national_forwarder
@@ -25,6 +28,7 @@ from soc.routing.national import NationalForwarder, build_national_report, decid
 from soc.routing.policy import NationalPolicy
 from soc.state import StateStore
 from soc.store import MemoryStore
+from tests.helpers_access import FAST_HASHER
 from tests.helpers_api import TOKEN, Receiver, make_event, record_alert
 
 SECRET = b"national-hmac-key"
@@ -215,7 +219,12 @@ def test_build_national_forwarder_from_config(state: StateStore) -> None:
 
 def api(state: StateStore) -> TestClient:
     ctx = ApiContext(
-        store=MemoryStore(), alerts=AlertRepository(state), metrics=Metrics(), token=TOKEN, state=state
+        store=MemoryStore(),
+        alerts=AlertRepository(state),
+        metrics=Metrics(),
+        token=TOKEN,
+        state=state,
+        access=AccessControl(state, AccessConfig(), passwords=Passwords(FAST_HASHER)),
     )
     return TestClient(create_app(ctx))
 
@@ -223,7 +232,7 @@ def api(state: StateStore) -> TestClient:
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_api_approve_reject_and_roles(state: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_approve_reject_and_roles(state: StateStore) -> None:
     svc, _ = forwarding(state, "http://127.0.0.1:9/x", approval="soc_lead")
     [first] = svc.on_alert(AlertChange(new_alert(state, 1), True))
     [second] = svc.on_alert(AlertChange(new_alert(state, 2), True))
@@ -247,27 +256,28 @@ def test_api_approve_reject_and_roles(state: StateStore, monkeypatch: pytest.Mon
     ]  # fmt: skip
     assert entries[0].after["note"] == "confirmed"
 
-    # L3, the independent assessor: reads, never approves
-    import soc.api.auth as auth
+    # real users with their own tokens: L3 reads, never approves; an analyst needs the lead flag
+    access = client.app.state.ctx.access
+    setup = Principal(name="setup", role="admin")
 
-    monkeypatch.setattr(auth, "check_token", lambda ctx, cred: Principal(name="kiem-dinh", role="auditor"))
-    assert client.get("/api/v1/forwarding", headers=AUTH).status_code == 200
-    assert client.get("/api/v1/notifications", headers=AUTH).status_code == 200
+    def token_of(username: str, role: str, **options: Any) -> dict[str, str]:
+        access.users.add(username, role, setup, password="correct horse battery", **options)
+        return {"Authorization": f"Bearer {access.tokens.create(username, 'tests', setup)[1]}"}
+
+    auditor = token_of("kiem-dinh", "auditor", organization="kiem-toan-doc-lap")
+    assert client.get("/api/v1/forwarding", headers=auditor).status_code == 200
+    assert client.get("/api/v1/notifications", headers=auditor).status_code == 200
     [third] = svc.on_alert(AlertChange(new_alert(state, 3), True))
-    resp = client.post(f"/api/v1/forwarding/{third}/approve", headers=AUTH)
+    resp = client.post(f"/api/v1/forwarding/{third}/approve", headers=auditor)
     assert resp.status_code == 403 and "auditor" in resp.json()["detail"]
-    monkeypatch.setattr(auth, "check_token", lambda ctx, cred: Principal(name="ubnd", role="agency_officer"))
-    assert client.post(f"/api/v1/forwarding/{third}/approve", headers=AUTH).status_code == 403
+    officer = token_of("ubnd", "agency_officer", agency_id="ubnd-tinh")
+    assert client.post(f"/api/v1/forwarding/{third}/approve", headers=officer).status_code == 403
     assert svc.outbox.get(third).status == "pending_approval"
-
-    class Analyst(Principal):  # how the access layer's users may carry the lead flag
-        soc_lead = False
-
-    monkeypatch.setattr(auth, "check_token", lambda ctx, cred: Analyst(name="an", role="soc_analyst"))
-    resp = client.post(f"/api/v1/forwarding/{third}/approve", headers=AUTH)
+    analyst = token_of("an", "soc_analyst")
+    resp = client.post(f"/api/v1/forwarding/{third}/approve", headers=analyst)
     assert resp.status_code == 403 and "SOC lead" in resp.json()["detail"]
-    Analyst.soc_lead = True
-    assert client.post(f"/api/v1/forwarding/{third}/approve", headers=AUTH).status_code == 200
+    access.users.update("an", {"soc_lead": True}, setup)
+    assert client.post(f"/api/v1/forwarding/{third}/approve", headers=analyst).status_code == 200
 
 
 # --- CLI -----------------------------------------------------------------------------

@@ -431,3 +431,11 @@ def test_planner_statistics_are_installed_so_queue_pages_walk_an_index(
         sql, params = queue_sql(flt, sort, 50, None)
         plan = " ".join(r["detail"] for r in state.query("EXPLAIN QUERY PLAN " + sql, tuple(params)))
         assert "TEMP B-TREE" not in plan, (flt, sort, plan)  # no sort of every matching alert
+
+
+def test_entities_come_only_from_the_alerts_agency(repo: AlertRepository) -> None:
+    other = event(0, host="host-of-b", ip="198.51.100.1")
+    other["organization"] = {"id": "ubnd-tinh", "name": "B"}
+    own = event(1, host="web01", ip="198.51.100.1")
+    alert = repo.record(Match(rule=rule(), events=[other, own], timestamp=T0)).alert  # type: ignore[union-attr]
+    assert alert.agency_id == "so-tttt" and alert.entities["hosts"] == ["web01"]

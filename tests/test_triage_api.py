@@ -5,82 +5,56 @@ per-id bulk results and the audit log of every change."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.security import HTTPAuthorizationCredentials
-from fastapi.testclient import TestClient
 
-import soc.api.auth as auth
-from soc.access import ROLE_AGENCY_OFFICER, ROLE_AUDITOR, Principal
-from soc.alerts import AlertRepository
-from soc.api import ApiContext, create_app
+from soc.access import ROLE_AGENCY_OFFICER
 from soc.assets import AssetStore, Inventory
 from soc.assets.yaml_loader import parse_inventory
 from soc.audit import AuditLog
-from soc.metrics import Metrics
-from soc.state import StateStore
-from soc.store.memory import MemoryStore
-from tests.helpers_api import TOKEN, make_event, record_alert
+from tests.helpers_access import AGENCY_A, AGENCY_B, USERNAMES, AccessEnv, make_access_env
+from tests.helpers_api import TOKEN
 
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-OFFICER = {"Authorization": "Bearer officer-ubnd"}
-AUDITOR = {"Authorization": "Bearer auditor-l3"}
+AUTH = {"Authorization": f"Bearer {TOKEN}"}  # the engine's own token (admin)
 
 
-@dataclass
 class Env:
-    client: TestClient
-    state: StateStore
-    alerts: AlertRepository
-    tttt: str  # an alert of so-tttt
-    ubnd: str  # an alert of ubnd-tinh
+    """Real users and API tokens of every role (the agency officer belongs to
+    ``AGENCY_A``), alerts of two agencies, an inventory."""
+
+    def __init__(self, access_env: AccessEnv) -> None:
+        self.access = access_env
+        self.client = access_env.client
+        self.state = access_env.state
+        self.alerts = access_env.alerts
+        self.own = access_env.alert_ids[AGENCY_A][0]  # the officer's agency
+        self.other = access_env.alert_ids[AGENCY_B][0]
+
+    def auth(self, role: str) -> dict[str, str]:
+        return self.access.auth(role)
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    real_check = auth.check_token
-
-    def check_token(ctx: ApiContext, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-        # principals other than the engine token, until users and tokens exist
-        if credentials is not None and credentials.credentials == "officer-ubnd":
-            return Principal("hoa.le", ROLE_AGENCY_OFFICER, agency_id="ubnd-tinh")
-        if credentials is not None and credentials.credentials == "auditor-l3":
-            return Principal("kiem.toan", ROLE_AUDITOR)
-        return real_check(ctx, credentials)
-
-    monkeypatch.setattr(auth, "check_token", check_token)
-    state = StateStore(tmp_path / "state.db")
-    alerts = AlertRepository(state)
-    store = MemoryStore()
-    events = [make_event(i, source_ip=f"203.0.113.{i}") for i in range(4)]
-    for i, ev in enumerate(events):
-        agency = ("so-tttt", "Sở TTTT") if i % 2 == 0 else ("ubnd-tinh", "Văn phòng UBND tỉnh")
-        ev["organization"] = {"id": agency[0], "name": agency[1]}
-    store.write(events)
-    tttt = record_alert(alerts, events[0:1]).alert.id
-    ubnd = record_alert(alerts, events[1:2]).alert.id
-    record_alert(alerts, events[2:3], severity="medium")
-    record_alert(alerts, events[3:4], severity="critical")
+def env(tmp_path: Path) -> Iterator[Env]:
     inventory = Inventory()
     inventory.extend(
         parse_inventory(
             {
                 "agencies": [
                     {
-                        "id": "so-tttt",
+                        "id": AGENCY_A,
                         "systems": [{"name": "Portal", "assets": [{"host": "web01", "security_level": 3}]}],
                     },
-                    {"id": "ubnd-tinh", "assets": [{"ip": "10.20.0.0/16", "security_level": 2}]},
+                    {"id": AGENCY_B, "assets": [{"ip": "10.20.0.0/16", "security_level": 2}]},
                 ]
             }
         ).assets
     )
-    ctx = ApiContext(store=store, alerts=alerts, metrics=Metrics(), token=TOKEN, inventory=inventory)
-    yield Env(TestClient(create_app(ctx)), state, alerts, tttt, ubnd)
-    state.close()
+    access_env = make_access_env(tmp_path, inventory=inventory)
+    yield Env(access_env)
+    access_env.close()
 
 
 def post(env: Env, path: str, body: Any, headers: dict[str, str] = AUTH, expect: int = 200) -> Any:
@@ -92,8 +66,8 @@ def post(env: Env, path: str, body: Any, headers: dict[str, str] = AUTH, expect:
 def test_routes_need_a_token(env: Env) -> None:
     for method, path in [
         ("GET", "/api/v1/triage/queue"),
-        ("POST", f"/api/v1/alerts/{env.tttt}/status"),
-        ("GET", f"/api/v1/alerts/{env.tttt}/comments"),
+        ("POST", f"/api/v1/alerts/{env.own}/status"),
+        ("GET", f"/api/v1/alerts/{env.own}/comments"),
         ("POST", "/api/v1/alerts/bulk"),
         ("GET", "/api/v1/suppressions"),
         ("GET", "/api/v1/assets"),
@@ -102,7 +76,8 @@ def test_routes_need_a_token(env: Env) -> None:
 
 
 def test_status_flow_and_errors_over_http(env: Env) -> None:
-    url = f"/api/v1/alerts/{env.tttt}/status"
+    url = f"/api/v1/alerts/{env.own}/status"
+    analyst = env.auth("soc_analyst")
     refused = post(env, url, {"status": "closed", "resolution": "benign"}, expect=409)
     assert "cannot go from new to closed" in refused["detail"]
     assert post(env, url, {"status": "acknowledged"})["status"] == "acknowledged"
@@ -113,14 +88,17 @@ def test_status_flow_and_errors_over_http(env: Env) -> None:
     assert "needs a reason" in post(env, url, {"status": "new"}, expect=400)["detail"]
     assert post(env, url, {"status": "new", "reason": "seen again"})["status"] == "new"
     assert post(env, "/api/v1/alerts/nope/status", {"status": "acknowledged"}, expect=404)["detail"]
-    entries = AuditLog(env.state).entries(target_id=env.tttt)
+    entries = AuditLog(env.state).entries(target_id=env.own)
     assert [e.action for e in entries] == ["alert.status", "alert.status", "alert.reopen"]
     assert entries[0].actor == "engine-token" and entries[0].source == "testclient"
+    post(env, url, {"status": "acknowledged"}, analyst)
+    last = AuditLog(env.state).entries(target_id=env.own)[-1]
+    assert (last.actor, last.role) == (USERNAMES["soc_analyst"], "soc_analyst")
     assert AuditLog(env.state).verify().ok
 
 
 def test_assignee_comments_tags_incident_type(env: Env) -> None:
-    base = f"/api/v1/alerts/{env.tttt}"
+    base = f"/api/v1/alerts/{env.own}"
     assert post(env, f"{base}/assignee", {"assignee": "lan"})["assignee"] == "lan"
     comment = post(env, f"{base}/comments", {"body": "Đã chặn IP"}, expect=200)
     assert comment["author"] == "engine-token" and comment["body"] == "Đã chặn IP"
@@ -141,15 +119,15 @@ def test_assignee_comments_tags_incident_type(env: Env) -> None:
 
 
 def test_bulk_partial_failure_per_id(env: Env) -> None:
-    post(env, f"/api/v1/alerts/{env.ubnd}/status", {"status": "acknowledged"})
+    post(env, f"/api/v1/alerts/{env.other}/status", {"status": "acknowledged"})
     out = post(
         env,
         "/api/v1/alerts/bulk",
-        {"ids": [env.tttt, env.ubnd, "gone"], "action": "status", "params": {"status": "acknowledged"}},
+        {"ids": [env.own, env.other, "gone"], "action": "status", "params": {"status": "acknowledged"}},
     )
     assert (out["ok"], out["failed"]) == (1, 2)
     codes = {r["id"]: r["code"] for r in out["results"]}
-    assert codes == {env.tttt: None, env.ubnd: "conflict", "gone": "not_found"}
+    assert codes == {env.own: None, env.other: "conflict", "gone": "not_found"}
 
 
 def test_queue_filters_sorts_and_pages(env: Env) -> None:
@@ -162,54 +140,56 @@ def test_queue_filters_sorts_and_pages(env: Env) -> None:
     assert len(rest["alerts"]) == 2 and rest["cursor"] is None
     assert {a["id"] for a in page["alerts"]}.isdisjoint(a["id"] for a in rest["alerts"])
     only = env.client.get(
-        "/api/v1/triage/queue", params={"agency_id": "ubnd-tinh", "min_severity": "critical"}, headers=AUTH
+        "/api/v1/triage/queue", params={"agency_id": AGENCY_B, "min_severity": "high"}, headers=AUTH
     )
-    assert [a["severity"] for a in only.json()["alerts"]] == ["critical"]
+    assert [(a["agency_id"], a["severity"]) for a in only.json()["alerts"]] == [(AGENCY_B, "high")]
     bad = env.client.get("/api/v1/triage/queue", params={"sort": "name"}, headers=AUTH)
     assert bad.status_code == 400 and bad.json()["detail"].startswith("sort:")
     assert env.client.get("/api/v1/triage/queue", params={"status": "open"}, headers=AUTH).status_code == 400
 
 
 def test_agency_officer_sees_and_changes_only_their_agency(env: Env) -> None:
-    queue = env.client.get("/api/v1/triage/queue", headers=OFFICER).json()["alerts"]
-    assert {a["agency_id"] for a in queue} == {"ubnd-tinh"} and len(queue) == 2
-    other = env.client.get("/api/v1/triage/queue", params={"agency_id": "so-tttt"}, headers=OFFICER).json()
+    officer = env.auth(ROLE_AGENCY_OFFICER)
+    queue = env.client.get("/api/v1/triage/queue", headers=officer).json()["alerts"]
+    assert {a["agency_id"] for a in queue} == {AGENCY_A} and len(queue) == 2
+    other = env.client.get("/api/v1/triage/queue", params={"agency_id": AGENCY_B}, headers=officer).json()
     assert other["alerts"] == []
-    assert post(env, f"/api/v1/alerts/{env.tttt}/status", {"status": "acknowledged"}, OFFICER, 404)
-    assert env.client.get(f"/api/v1/alerts/{env.tttt}/comments", headers=OFFICER).status_code == 404
-    assert (
-        post(env, f"/api/v1/alerts/{env.ubnd}/status", {"status": "acknowledged"}, OFFICER)["status"]
-        == "acknowledged"
-    )
+    assert post(env, f"/api/v1/alerts/{env.other}/status", {"status": "acknowledged"}, officer, 404)
+    assert env.client.get(f"/api/v1/alerts/{env.other}/comments", headers=officer).status_code == 404
+    changed = post(env, f"/api/v1/alerts/{env.own}/status", {"status": "acknowledged"}, officer)
+    assert changed["status"] == "acknowledged"
     out = post(
         env,
         "/api/v1/alerts/bulk",
-        {"ids": [env.tttt, env.ubnd], "action": "comment", "params": {"body": "ok"}},
-        OFFICER,
+        {"ids": [env.own, env.other], "action": "comment", "params": {"body": "ok"}},
+        officer,
     )
-    assert {r["id"]: r["code"] for r in out["results"]} == {env.tttt: "not_found", env.ubnd: None}
-    assets = env.client.get("/api/v1/assets", headers=OFFICER).json()["assets"]
-    assert {a["agency_id"] for a in assets} == {"ubnd-tinh"}
-    assert env.client.get("/api/v1/assets/unknown", headers=OFFICER).status_code == 403
-    assert env.client.get("/api/v1/suppressions", headers=OFFICER).status_code == 403
-    entry = AuditLog(env.state).entries(target_id=env.ubnd)[0]
-    assert (entry.actor, entry.role) == ("hoa.le", ROLE_AGENCY_OFFICER)
+    assert {r["id"]: r["code"] for r in out["results"]} == {env.own: None, env.other: "not_found"}
+    assets = env.client.get("/api/v1/assets", headers=officer).json()["assets"]
+    assert {a["agency_id"] for a in assets} == {AGENCY_A}
+    assert env.client.get("/api/v1/assets/unknown", headers=officer).status_code == 403
+    assert env.client.get("/api/v1/suppressions", headers=officer).status_code == 403
+    entry = AuditLog(env.state).entries(target_id=env.own)[0]
+    assert (entry.actor, entry.role) == (USERNAMES[ROLE_AGENCY_OFFICER], ROLE_AGENCY_OFFICER)
+    assert AuditLog(env.state).entries(target_id=env.other) == []
 
 
 def test_auditor_reads_but_changes_nothing(env: Env) -> None:
-    assert env.client.get("/api/v1/triage/queue", headers=AUDITOR).status_code == 200
-    assert env.client.get(f"/api/v1/alerts/{env.tttt}/comments", headers=AUDITOR).status_code == 200
-    refused = post(env, f"/api/v1/alerts/{env.tttt}/status", {"status": "acknowledged"}, AUDITOR, 403)
+    auditor = env.auth("auditor")
+    before = len(AuditLog(env.state).entries(limit=10_000))
+    assert env.client.get("/api/v1/triage/queue", headers=auditor).status_code == 200
+    assert env.client.get(f"/api/v1/alerts/{env.own}/comments", headers=auditor).status_code == 200
+    refused = post(env, f"/api/v1/alerts/{env.own}/status", {"status": "acknowledged"}, auditor, 403)
     assert "may not do this" in refused["detail"]
-    post(env, "/api/v1/suppressions", {"rule_id": "r-ssh-bf", "reason": "x"}, AUDITOR, 403)
-    assert AuditLog(env.state).entries() == []
+    post(env, "/api/v1/suppressions", {"rule_id": "r-ssh-bf", "reason": "x"}, auditor, 403)
+    assert len(AuditLog(env.state).entries(limit=10_000)) == before
 
 
 def test_suppressions_over_http(env: Env) -> None:
     created = post(
         env,
         "/api/v1/suppressions",
-        {"rule_id": "r-ssh-bf", "conditions": {"agency": "so-tttt"}, "reason": "pentest", "expires": "8h"},
+        {"rule_id": "r-ssh-bf", "conditions": {"agency": AGENCY_A}, "reason": "pentest", "expires": "8h"},
         expect=200,
     )
     assert created["active"] and created["creator"] == "engine-token" and created["expires"]
@@ -229,7 +209,7 @@ def test_suppressions_over_http(env: Env) -> None:
 
 def test_asset_routes(env: Env) -> None:
     systems = env.client.get("/api/v1/assets/systems", headers=AUTH).json()["systems"]
-    assert systems == [{"agency_id": "so-tttt", "system": "Portal", "security_level": 3, "assets": 1}]
+    assert systems == [{"agency_id": AGENCY_A, "system": "Portal", "security_level": 3, "assets": 1}]
     AssetStore(env.state).record_unknown(
         {("host.name", "kiosk"): (2, "2026-12-01T00:00:00Z", "2026-12-01T01:00:00Z")}
     )

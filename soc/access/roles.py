@@ -38,6 +38,18 @@ READ_ALERT_ROLES: tuple[str, ...] = (
 """Who may read alerts and their evidence (agency officers: their agency only)."""
 TRIAGE_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_SOC_ANALYST, ROLE_RESPONDER, ROLE_AGENCY_OFFICER)
 """Who may change an alert (status, assignee, comments; agency officers: their agency only)."""
+INGEST_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_SERVICE)
+"""Who may hand raw records to the engine."""
+PIPELINE_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_SOC_ANALYST)
+"""Who may see and replay dead letters (records no parser could read)."""
+HUNT_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_SOC_ANALYST, ROLE_RESPONDER)
+"""Who may run rules over every agency's stored events."""
+AUDIT_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_AUDITOR)
+"""Who may read and verify the audit log."""
+METRICS_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_SOC_ANALYST, ROLE_SERVICE)
+"""Who may read ``/metrics`` when it is not public (a scraper uses a service token)."""
+ADMIN_ROLES: tuple[str, ...] = (ROLE_ADMIN,)
+"""Who may manage users (and everyone's tokens)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +58,14 @@ class Principal:
 
     ``agency_id`` scopes an ``agency_officer`` to one agency; it is ``None`` for the
     roles that see every agency. ``source`` is the client address, for the audit log.
+    ``soc_lead`` marks a SOC analyst who may approve national reports (L4).
     """
 
     name: str
-    role: str = ROLE_ADMIN
+    role: str
     agency_id: str | None = None
     source: str = ""
+    soc_lead: bool = False
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -89,8 +89,8 @@ class AlertRepository:
         now = format_ts(utcnow())
         window_start = format_ts(match.timestamp - self.dedup_window)
         event_ids = [str(get_field(e, "event.id")) for e in events if get_field(e, "event.id")]
-        entities = entities_of(events)
         agency_id = _first(events, "organization.id")
+        entities = entities_of(_same_agency(events, agency_id))
         facts = _strongest_asset(events)
         view = MatchView(match.rule.id, group, entities, agency_id, events)
         with self._state.transaction() as conn:
@@ -98,7 +98,7 @@ class AlertRepository:
                 self.suppressed += 1
                 return None
             row = conn.execute(
-                "SELECT id, entities, security_level, criticality, system, severity FROM alerts "
+                "SELECT id, entities, security_level, criticality, system, severity, agency_id FROM alerts "
                 "WHERE rule_id = ? AND group_key = ? "
                 f"AND status IN ({','.join('?' * len(OPEN_STATUSES))}) AND last_seen >= ? "
                 "ORDER BY last_seen DESC LIMIT 1",
@@ -108,7 +108,7 @@ class AlertRepository:
                 alert_id = row["id"]
                 if event_ids and not self._add_evidence(conn, alert_id, event_ids):
                     return None
-                merged = entities_of(events, orjson.loads(row["entities"]))
+                merged = entities_of(_same_agency(events, row["agency_id"]), orjson.loads(row["entities"]))
                 level, criticality, system = _stronger(
                     (row["security_level"], row["criticality"], row["system"]),
                     (facts["security_level"], facts["criticality"], facts["system"]),
@@ -250,6 +250,12 @@ def _first(events: Sequence[Event], name: str) -> Any:
         if value is not None:
             return value
     return None
+
+
+def _same_agency(events: Sequence[Event], agency_id: str | None) -> list[Event]:
+    """The evidence events of the alert's agency (or of none): an agency officer reads
+    the alert's entities, which must not name another agency's hosts or users."""
+    return [e for e in events if get_field(e, "organization.id") in (None, agency_id)]
 
 
 def _facts_rank(level: int | None, criticality: str | None) -> tuple[int, int]:

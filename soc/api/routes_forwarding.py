@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
 from soc.access import ROLE_ADMIN, ROLE_AUDITOR, ROLE_RESPONDER, ROLE_SOC_ANALYST, Principal
@@ -33,6 +33,7 @@ router = APIRouter(
 Ctx = Annotated[ApiContext, Depends(get_context)]
 Reader = Annotated[Principal, Depends(require_roles(*READER_ROLES))]
 Approver = Annotated[Principal, Depends(require_roles(*APPROVER_ROLES))]
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Outbox record id")]
 
 
 class DecisionIn(BaseModel):
@@ -85,14 +86,14 @@ def _decide(
 
 @router.post("/api/v1/forwarding/{record_id}/approve", summary="Approve a report waiting for a SOC lead")
 def approve(
-    ctx: Ctx, principal: Approver, record_id: int, body: Annotated[DecisionIn | None, Body()] = None
+    ctx: Ctx, principal: Approver, record_id: RecordId, body: Annotated[DecisionIn | None, Body()] = None
 ) -> dict[str, Any]:
     return _decide(ctx, principal, record_id, True, body.note if body else "")
 
 
 @router.post("/api/v1/forwarding/{record_id}/reject", summary="Reject a report waiting for a SOC lead")
 def reject(
-    ctx: Ctx, principal: Approver, record_id: int, body: Annotated[DecisionIn | None, Body()] = None
+    ctx: Ctx, principal: Approver, record_id: RecordId, body: Annotated[DecisionIn | None, Body()] = None
 ) -> dict[str, Any]:
     return _decide(ctx, principal, record_id, False, body.note if body else "")
 

@@ -175,14 +175,23 @@ class AuditLog:
         actor: str | None = None,
         after_seq: int = 0,
         limit: int = 100,
+        action: str | None = None,
+        since: datetime | None = None,
     ) -> list[AuditEntry]:
-        """Entries oldest first after ``after_seq``, optionally of one target or actor."""
+        """Entries oldest first after ``after_seq``, optionally of one target or actor;
+        ``action`` ending in ``.`` matches a family (``auth.``), ``since`` a time."""
         where = ["seq > ?"]
         params: list[Any] = [after_seq]
         for column, value in (("target_type", target_type), ("target_id", target_id), ("actor", actor)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if action is not None:
+            where.append("substr(action, 1, ?) = ?" if action.endswith(".") else "action = ?")
+            params.extend([len(action), action] if action.endswith(".") else [action])
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(format_ts(since))
         rows = self._state.query(
             f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", (*params, limit)
         )

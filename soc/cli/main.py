@@ -19,6 +19,8 @@ from soc.cli import (
     query_cmd,
     rules_cmd,
     run_cmd,
+    tokens_cmd,
+    users_cmd,
 )
 from soc.cli.common import EXIT_USAGE, CommandError
 
@@ -32,6 +34,8 @@ COMMAND_GROUPS = (
     config_cmd,
     audit_cmd,
     assets_cmd,
+    users_cmd,
+    tokens_cmd,
     forwarding_cmd,
     notify_cmd,
 )

@@ -34,6 +34,7 @@ import orjson
 from collectors.inputs.base import CheckpointStore, Input, InputContext
 from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
+from soc.access import AccessControl
 from soc.alerts import AlertChange, AlertRepository
 from soc.assets import AssetStore
 from soc.assets.enrich import build_asset_enricher
@@ -683,6 +684,7 @@ class Engine:
                 sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
                 sigma_config=self._sigma_config(),
                 inventory=self.asset_enricher.inventory,
+                access=AccessControl(self.state, self.settings.access, registry=self.metrics.registry),
                 state=self.state,
                 notifications=self.notifications,
             )
