@@ -321,6 +321,17 @@ class AgencyConfig(_Section):
     hosts: list[str] = []
 
 
+class AssetsConfig(_Section):
+    """The asset inventory (agencies, systems, security levels; see ``configs/assets.yaml``)."""
+
+    file: str | None = None
+    """Inventory YAML file (relative to the config file); none: only the ``agencies``
+    below and the assets imported with ``soc assets import``."""
+    flag_unknown: bool = True
+    """Mark events from hosts that match no asset (``labels.asset_unknown``) and list
+    them in ``soc assets unknown`` (only when the inventory lists assets)."""
+
+
 INCIDENT_TYPES: tuple[str, ...] = (
     "denial_of_service",
     "spoofing",
@@ -509,6 +520,7 @@ class SocConfig(_Section):
     forwarding: ForwardingConfig = ForwardingConfig()
     api: ApiConfig = ApiConfig()
     agencies: list[AgencyConfig] = []
+    assets: AssetsConfig = AssetsConfig()
     access: AccessConfig = AccessConfig()
     routing: RoutingConfig = RoutingConfig()
     notifications: NotificationsConfig = NotificationsConfig()

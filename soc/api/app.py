@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from soc.api import (
     errors,
     routes_alerts,
+    routes_assets,
     routes_audit,
     routes_auth,
     routes_deadletters,
@@ -19,8 +20,10 @@ from soc.api import (
     routes_forwarding,
     routes_ingest,
     routes_rules,
+    routes_suppressions,
     routes_system,
     routes_tokens,
+    routes_triage,
     routes_users,
 )
 from soc.api.context import VERSION, ApiContext
@@ -41,6 +44,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes_ingest.router)
     app.include_router(routes_deadletters.router)
     app.include_router(routes_rules.router)
+    app.include_router(routes_triage.router)
+    app.include_router(routes_assets.router)
+    app.include_router(routes_suppressions.router)
     app.include_router(routes_auth.router)
     app.include_router(routes_users.router)
     app.include_router(routes_tokens.router)

@@ -57,6 +57,9 @@ class ApiContext:
     wait_drained: Callable[[float], bool] | None = None
     sigma_rule_paths: list[Any] | None = None
     sigma_config: dict[str, Any] | None = None
+    inventory: Any = None
+    """The engine's asset inventory (:class:`soc.assets.Inventory`); without it the asset
+    routes serve the assets imported into the state store."""
     metrics_public: bool = True
     state: Any = None
     """The state store (forwarding approvals and their audit entries); 503 without it."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from soc import __version__
 from soc.cli import (
+    assets_cmd,
     audit_cmd,
     config_cmd,
     deadletter_cmd,
@@ -32,6 +33,7 @@ COMMAND_GROUPS = (
     deadletter_cmd,
     config_cmd,
     audit_cmd,
+    assets_cmd,
     users_cmd,
     tokens_cmd,
     forwarding_cmd,

@@ -36,11 +36,12 @@ from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
 from soc.access import AccessControl
 from soc.alerts import AlertChange, AlertRepository
+from soc.assets import AssetStore
+from soc.assets.enrich import build_asset_enricher
 from soc.config import LoadedConfig, StoreConfig
 from soc.event import Event, RawRecord, format_ts, utcnow
 from soc.metrics import Metrics
 from soc.pipeline.deadletter import DeadLetter, DeadLetterStore, event_record
-from soc.pipeline.enrich import AgencyEnricher
 from soc.pipeline.inputs import build_input
 from soc.pipeline.processor import BatchResult, ParserSet, Processor
 from soc.spool import Spool, SpoolFullError
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 RULE_RELOAD_INTERVAL_S = 5.0
+ASSET_RELOAD_INTERVAL_S = 10.0
 
 
 def store_options(settings: StoreConfig, resolve: Callable[[str], Path] = Path) -> dict[str, Any]:
@@ -224,6 +226,13 @@ class Engine:
             self.state, dedup_window=timedelta(minutes=s.alerts.dedup_window_minutes)
         )
         self.dead_letters = DeadLetterStore(self.state)
+        self.asset_store = AssetStore(self.state)
+        self.asset_enricher = build_asset_enricher(
+            s.agencies,
+            self.config.resolve(s.assets.file) if s.assets.file else None,
+            self.asset_store,
+            flag_unknown=s.assets.flag_unknown,
+        )
         self.detectors = (
             list(self._detectors_override)
             if self._detectors_override is not None
@@ -233,7 +242,7 @@ class Engine:
         self._last_checkpoint = time.monotonic()
         self.processor = Processor(
             ParserSet(timezone=s.timezone),
-            enrichers=[AgencyEnricher(s.agencies)],
+            enrichers=[self.asset_enricher],
             detectors=self.detectors,
             keep_original=s.event.keep_original,
         )
@@ -478,6 +487,7 @@ class Engine:
                     raise
                 backoff = min(backoff * 2, 30.0)
         self.dead_letters.add(result.dead_letters)
+        self.asset_enricher.flush_unknown(self.asset_store)
         self._record_matches(result.matches)
         c = self.counters
         c.batches += 1
@@ -563,7 +573,15 @@ class Engine:
     def _maintenance_loop(self) -> None:
         retention = timedelta(days=self.settings.store.retention_days)
         next_retention = 0.0
+        next_assets = time.monotonic() + ASSET_RELOAD_INTERVAL_S
         while not self.stop_event.wait(1.0):
+            if time.monotonic() >= next_assets:
+                next_assets = time.monotonic() + ASSET_RELOAD_INTERVAL_S
+                try:
+                    if self.asset_enricher.refresh():
+                        log.info("asset inventory reloaded: %d assets", self.asset_enricher.index.size)
+                except Exception as exc:  # a broken edit keeps the previous inventory
+                    log.warning("asset inventory not reloaded: %s", exc)
             if time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + 3600
                 try:
@@ -720,6 +738,7 @@ class Engine:
                 wait_drained=self.wait_drained,
                 sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
                 sigma_config=self._sigma_config(),
+                inventory=self.asset_enricher.inventory,
                 access=AccessControl(self.state, self.settings.access, registry=self.metrics.registry),
                 state=self.state,
                 notifications=self.notifications,
