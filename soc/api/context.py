@@ -54,6 +54,8 @@ class ApiContext:
     wait_drained: Callable[[float], bool] | None = None
     sigma_rule_paths: list[Any] | None = None
     sigma_config: dict[str, Any] | None = None
+    rule_status: Callable[[], list[dict[str, Any]]] | None = None
+    """Per scheduled rule status (``GET /api/v1/rules/status``; 503 without it)."""
     metrics_public: bool = True
     max_ingest_bytes: int = 8 * 1024 * 1024
     ingest_chunk_records: int = 1000

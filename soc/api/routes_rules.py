@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from detectors.sigma.query.hunt import hunt_refs, result_dict
@@ -87,3 +87,13 @@ async def hunt_rules(ctx: Ctx, request: Request) -> Response:
         limit=limit,
     )
     return Response(orjson.dumps(result_dict(result), default=str), media_type="application/json")
+
+
+@router.get("/status", summary="Scheduled rules: last run, window, duration, hits, alerts, errors, lag")
+async def rules_status(ctx: Ctx) -> Response:
+    """One object per scheduled rule (see ``soc.scheduling.status``), by rule id."""
+    status_of = getattr(ctx, "rule_status", None)
+    if status_of is None:
+        raise HTTPException(503, "no scheduler in this engine")
+    rows = await run_in_threadpool(status_of)
+    return Response(orjson.dumps({"rules": rows}, default=str), media_type="application/json")
