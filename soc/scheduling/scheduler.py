@@ -46,6 +46,17 @@ from soc.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
+class _DropBusyFires(logging.Filter):
+    """APScheduler warns at every fire dropped because the rule still runs; those are counted
+    (``missed_fires``) and harmless (the next run evaluates every due window), so not logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
+_APS_LOG = logging.getLogger("soc.scheduling.apscheduler")
+_APS_LOG.addFilter(_DropBusyFires())
+
 RuleProvider = Callable[[Any], Sequence[ScheduledRule]]
 """Gives scheduled rules for a store (Sigma query rules, log-source health, stateful rules);
 called at start and again every ``refresh_every`` to pick up new ones (new devices)."""
@@ -317,6 +328,7 @@ class RuleScheduler:
         self._stopping.clear()
         self.refresh()
         aps = BackgroundScheduler(
+            logger=_APS_LOG,
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(self.max_workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

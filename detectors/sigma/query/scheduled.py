@@ -18,6 +18,7 @@ from typing import Any
 from sigma.rule import SigmaRule
 
 from detectors.base import Match, RuleInfo
+from detectors.sigma.correlation import rule_key
 from detectors.sigma.engine import event_time, rule_info
 from detectors.sigma.loader import SigmaLoadError, load_rules, rule_source_path
 from detectors.sigma.query.config import ConversionError, QueryConfig
@@ -97,16 +98,23 @@ def load_scheduled_sigma(
 ) -> tuple[list[SigmaQueryRule], list[SigmaLoadError]]:
     """The base rules under ``paths`` as scheduled rules, and what could not be used (with its
     file, id and reason): load errors, correlation rules (not supported in query mode) and,
-    when ``store`` runs SQL, rules that do not convert."""
+    when ``store`` runs SQL, rules that do not convert. Rules a correlation silences
+    (``generate: false``) are left out, as the streaming detector emits nothing for them."""
     loaded = load_rules(list(paths))
     errors = list(loaded.errors)
     for corr in loaded.correlations:
         rid = str(corr.id) if corr.id else corr.name
         reason = "correlation rules are not supported in scheduled query mode"
         errors.append(SigmaLoadError(rule_source_path(corr), rid, reason, "resolve"))
+    silenced = {  # as in streaming: a correlation with ``generate: false`` silences its rules
+        rule_key(ref.rule) for corr in loaded.correlations if not corr.generate
+        for ref in corr.referenced_rules
+    }
     hunter = Hunter(config)
     rules = []
     for sigma in loaded.rules:
+        if rule_key(sigma) in silenced:
+            continue
         rule = SigmaQueryRule(sigma, hunter, run_every=run_every, buffer_time=buffer_time,
                               query_delay=query_delay)
         if isinstance(store, SqlWhereStore):
