@@ -86,7 +86,8 @@ def test_a_device_coming_back_and_falling_silent_again(tmp_path: Path) -> None:
     state = StateStore(tmp_path / "state.db")
     alerts = AlertRepository(state, dedup_window=timedelta(0))
     clock = Clock(T0 + timedelta(minutes=31))
-    source = LogSource("fw-udp", (FieldFilter("input.type", "eq", "syslog-udp"),), "observer.hostname", "fw09")
+    udp = (FieldFilter("input.type", "eq", "syslog-udp"),)
+    source = LogSource("fw-udp", udp, "observer.hostname", "fw09")
     rule = LogSourceSilentRule(source, timeframe=timedelta(minutes=30), run_every=timedelta(minutes=5),
                                query_delay=timedelta(0))
     scheduler = RuleScheduler(store, state, repository_sink(alerts), now=clock)

@@ -4,6 +4,7 @@ the store is caught up in order, the horizon skips loudly, and the dead-man's sw
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_windows_are_consecutive_and_recorded(tmp_path: Path) -> None:
     runs = RunLog(state).runs(rule.rule.id)
     assert [r.status for r in runs] == ["ok"] * 10
     assert runs[0].window_start == T0
-    for prev, nxt in zip(runs, runs[1:], strict=False):
+    for prev, nxt in itertools.pairwise(runs):
         assert nxt.window_start == prev.window_end  # no gap, no overlap
     assert [r.hits for r in runs] == [3] * 10
     assert sum(r.alerts for r in runs) == 30 == len(alerts.list(limit=100)[0])
@@ -184,7 +185,7 @@ def test_metrics_and_bad_rules(tmp_path: Path) -> None:
     assert 'soc_rule_lag_seconds{rule="test.metrics"} 0.0' in body
     bad = CountRule("test.bad")
     bad.buffer_time = timedelta(0)
-    with pytest.raises(SchedulerError, match="test.bad: run_every and buffer_time must be positive"):
+    with pytest.raises(SchedulerError, match=r"test\.bad: run_every and buffer_time must be positive"):
         scheduler.add([bad])
     store.close()
     state.close()
@@ -204,7 +205,7 @@ def test_apscheduler_fires_rules_on_their_interval(tmp_path: Path) -> None:
     for rule in rules:
         runs = RunLog(state).runs(rule.rule.id)
         assert len(runs) >= 1 and all(r.status == "ok" for r in runs)
-        for prev, nxt in zip(runs, runs[1:], strict=False):
+        for prev, nxt in itertools.pairwise(runs):
             assert nxt.window_start == prev.window_end
     assert sum(len(RunLog(state).runs(r.rule.id)) for r in rules) >= 5
     store.close()
