@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sigma.collection import SigmaCollection
 
 from detectors.base import Match, RuleInfo
-from detectors.health import LogSource, LogSourceSilentRule
+from detectors.health import DeviceCounts, LogSource, LogSourceSilentRule
 from detectors.sigma.query.hunt import Hunter
 from detectors.sigma.query.scheduled import SigmaQueryRule
 from soc.event import format_ts, make_event_id, utcnow
@@ -145,12 +145,13 @@ def sigma_rules(n: int) -> list[SigmaQueryRule]:
 
 def flatline_rules(n: int) -> list[LogSourceSilentRule]:
     base = (FieldFilter("input.type", "eq", "syslog-udp"),)
+    counts = DeviceCounts()  # the devices of one source share one count_by per window
     rules = []
     for i in range(n):
         device = f"host-{i:02d}" if i < HOSTS else f"silent-{i:03d}"
         source = LogSource("syslog-udp", base, "observer.hostname", device)
         rules.append(LogSourceSilentRule(source, timeframe=timedelta(minutes=10), run_every=WINDOW,
-                                         query_delay=timedelta(0)))
+                                         query_delay=timedelta(0), counts=counts))
     return rules
 
 

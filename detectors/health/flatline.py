@@ -11,8 +11,10 @@ it, so a source already silent when the engine starts is reported on the first r
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +48,49 @@ class LogSource:
         return f"{self.name} / {self.device}" if self.device else self.name
 
 
+@dataclass(slots=True)
+class _Span:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    counts: dict[str, int] | None = None
+    complete: bool = True
+
+
+class DeviceCounts:
+    """Events per device of one source over one span, shared by that source's device rules:
+    one ``count_by`` per span answers all of them (instead of one ``count`` per device).
+    A device missing from a ``count_by`` that hit ``size`` is counted on its own."""
+
+    def __init__(self, size: int = 1000, spans: int = 64) -> None:
+        self.size = size
+        self._spans: OrderedDict[tuple[str, str, datetime, datetime], _Span] = OrderedDict()
+        self._spans_kept = spans
+        self._lock = threading.Lock()
+        self.queries = 0
+
+    def count(self, store: Any, source: LogSource, start: datetime, end: datetime) -> int:
+        if source.device is None or source.device_field is None:
+            return int(store.count(Query(filters=source.query_filters, start=start, end=end)))
+        key = (repr(source.filters), source.device_field, start, end)
+        with self._lock:
+            span = self._spans.get(key)
+            if span is None:
+                span = self._spans[key] = _Span()
+                while len(self._spans) > self._spans_kept:
+                    self._spans.popitem(last=False)
+        with span.lock:
+            if span.counts is None:  # a failed count_by leaves it None: the next rule retries
+                query = Query(filters=source.filters, start=start, end=end)
+                buckets = store.count_by(query, source.device_field, size=self.size)
+                self.queries += 1
+                span.counts = {str(b.key): int(b.count) for b in buckets}
+                span.complete = len(buckets) < self.size
+        if source.device in span.counts:
+            return span.counts[source.device]
+        if span.complete:
+            return 0
+        return int(store.count(Query(filters=source.query_filters, start=start, end=end)))
+
+
 class LogSourceSilentRule:
     """A :class:`~detectors.base.ScheduledRule`: alert when ``source`` sends fewer than
     ``threshold`` events for ``timeframe``."""
@@ -60,6 +105,7 @@ class LogSourceSilentRule:
         query_delay: timedelta = timedelta(seconds=30),
         evidence_lookback: timedelta = timedelta(days=7),
         severity: Severity = "high",
+        counts: DeviceCounts | None = None,
     ) -> None:
         if timeframe <= timedelta(0) or threshold < 1:
             raise ValueError(f"log source {source.label}: timeframe must be positive and threshold >= 1")
@@ -80,6 +126,7 @@ class LogSourceSilentRule:
         self.buffer_time = run_every
         self.query_delay = query_delay
         self.evidence_lookback = evidence_lookback
+        self.counts = counts or DeviceCounts()
         self._windows: list[tuple[datetime, datetime, int]] = []
         self._alerted = False
 
@@ -87,12 +134,11 @@ class LogSourceSilentRule:
         return f"LogSourceSilentRule({self.rule.id!r})"
 
     def evaluate(self, store: Any, start: datetime, end: datetime) -> list[Match]:
-        filters = self.source.query_filters
         windows = list(self._windows)
         if not windows and end - self.timeframe < start:
             seed = end - self.timeframe
-            windows.append((seed, start, store.count(Query(filters=filters, start=seed, end=start))))
-        windows.append((start, end, store.count(Query(filters=filters, start=start, end=end))))
+            windows.append((seed, start, self.counts.count(store, self.source, seed, start)))
+        windows.append((start, end, self.counts.count(store, self.source, start, end)))
         cutoff = end - self.timeframe
         windows = [w for w in windows if w[1] > cutoff]
         total = sum(w[2] for w in windows)
@@ -108,10 +154,7 @@ class LogSourceSilentRule:
 
     def _match(self, store: Any, end: datetime, total: int) -> Match:
         src = self.source
-        page = store.search(
-            Query(filters=self.source.query_filters, start=end - self.evidence_lookback, end=end), size=1
-        )
-        evidence = page.events[:1]
+        evidence = self._last_event(store, end)
         last_seen = evidence[0].get("@timestamp") if evidence else None
         agency_id = src.agency_id or (get_field(evidence[0], "organization.id") if evidence else None)
         agency_name = src.agency_name or (get_field(evidence[0], "organization.name") if evidence else None)
@@ -134,6 +177,18 @@ class LogSourceSilentRule:
             ),
         }
         return Match(rule=self.rule, events=evidence, timestamp=end, group=group, details=details)
+
+    def _last_event(self, store: Any, end: datetime) -> list[Any]:
+        """The newest event of the source before ``end``: looked for in spans growing from
+        twice the timeframe up to ``evidence_lookback`` (a silent source spoke last not long
+        before; the full lookback is one large query)."""
+        span = self.timeframe * 2
+        while True:
+            span = min(span, self.evidence_lookback)
+            page = store.search(Query(filters=self.source.query_filters, start=end - span, end=end), size=1)
+            if page.events or span >= self.evidence_lookback:
+                return page.events[:1]
+            span *= 8
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from detectors.health import LogSource, LogSourceSilentRule
+from detectors.health import DeviceCounts, LogSource, LogSourceSilentRule
 from soc.config import LogSourceHealthConfig
 from soc.event import Event, get_field, utcnow
 from soc.pipeline.enrich import AgencyEnricher
@@ -95,9 +95,10 @@ def log_source_rules(
             log.warning("log source %s: devices not looked up (%s); retried at the next refresh",
                         source.name, exc)
             continue
+        counts = DeviceCounts(size=settings.max_devices)  # one count_by per window for all devices
         for bucket in buckets:
             device = LogSource(source.name, source.filters, source.device_field, str(bucket.key))
-            rules.append(LogSourceSilentRule(_with_agency(device, enrich), **timing))
+            rules.append(LogSourceSilentRule(_with_agency(device, enrich), counts=counts, **timing))
     return rules
 
 
