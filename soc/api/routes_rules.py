@@ -1,4 +1,6 @@
-"""``/api/v1/rules``: run Sigma rules backwards over stored events (hunting).
+"""``/api/v1/rules``: run Sigma rules backwards over stored events (hunting), and the status
+of the scheduled rules (``GET /api/v1/rules/status``: ``{"rules": [...]}``, see
+``soc.scheduling.status``).
 
 ``POST /api/v1/rules/hunt`` takes a JSON body ``{"rules": [file or id, ...], "since":
 "7d", "until": null, "limit": 100}`` (any content type, so the CLI's raw-body client
