@@ -75,6 +75,7 @@ def test_status_through_the_running_engine(tmp_path: Path) -> None:
     engine = Engine(load_config(config), data, api_port=0)
     engine.start()
     try:
+        assert engine.scheduler.wait_ready(30)
         proc = run_soc(["rules", "status", "--json", "--config", str(config)], data, check=False)
         doc = json.loads(proc.stdout)
         assert doc["source"] == "engine"

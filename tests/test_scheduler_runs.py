@@ -200,6 +200,7 @@ def test_apscheduler_fires_rules_on_their_interval(tmp_path: Path) -> None:
     rules = [CountRule(f"test.live{i}", every_s=1) for i in range(3)]
     scheduler.providers.append(lambda _store: rules)
     scheduler.start()
+    assert scheduler.wait_ready(10)
     time.sleep(3.6)
     scheduler.stop()
     for rule in rules:

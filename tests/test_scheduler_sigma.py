@@ -19,6 +19,7 @@ from soc.event import RawRecord, format_ts, get_field
 from soc.pipeline.engine import Engine
 from soc.pipeline.processor import ParserSet, Processor
 from soc.scheduling import RuleScheduler, RunLog
+from soc.scheduling.windows import align_down
 from soc.state import StateStore
 from soc.store import DuckDBStore, MemoryStore
 from tests.helpers_engine import write_config
@@ -100,14 +101,15 @@ def test_scheduled_sigma_equals_streaming_on_duckdb_and_memory(tmp_path: Path) -
 def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
     """``detection.sigma.mode: scheduled``: no streaming detector; the scheduler loads the
     rules, runs them on APScheduler, records their windows, and the alerts arrive through the
-    engine's alert path. New rules start with the newest complete minute, so the events are
+    engine's alert path. New rules start with the newest complete window, so the events are
     moved into it."""
     events, streaming = parsed_events()
+    block = timedelta(minutes=5)  # the rules' window length
     now = datetime.now(UTC)
-    if now.second >= 50:  # keep the whole test inside one minute
-        time.sleep(61 - now.second)
+    if align_down(now + timedelta(seconds=60), block) != align_down(now, block):
+        time.sleep((align_down(now, block) + block - now).total_seconds() + 1)  # a margin of 60 s
         now = datetime.now(UTC)
-    minute = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    minute = align_down(now, block) - block  # the newest complete window when the rules first run
     for i, event in enumerate(events):
         event["@timestamp"] = format_ts(minute + timedelta(seconds=i / 3))
     config = write_config(
@@ -115,16 +117,19 @@ def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
         detection={
             "sigma": {"paths": [str(RULES[0])], "mappings": str(REPO / "configs" / "sigma.yaml"),
                       "mode": "scheduled"},
-            "scheduler": {"run_every_s": 1, "buffer_time_s": 60, "query_delay_s": 0},
+            "scheduler": {"run_every_s": 1, "buffer_time_s": 300, "query_delay_s": 0},
         },
     )
+    seed = DuckDBStore(tmp_path / "data" / "events.duckdb")  # stored before the rules' first window
+    seed.write(events)
+    seed.close()
     engine = Engine(load_config(config), tmp_path / "data", serve_api=False)
     engine.start()
     wanted = {m.rule.id for m in streaming if m.rule.type == "sigma" and m.rule.severity != "informational"}
     try:
         assert engine.detectors == []
-        assert engine.scheduler is not None and len(engine.scheduler.rules) >= 5
-        engine.store.write(events)
+        assert engine.scheduler is not None and engine.scheduler.wait_ready(30)
+        assert len(engine.scheduler.rules) >= 5
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if {a.rule_id for a in engine.alerts.list(AlertFilter(), limit=500)[0]} >= wanted:
@@ -135,6 +140,6 @@ def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
         status = engine.rule_status()
         assert len(status) == len(engine.scheduler.rules)
         assert all(r["errors"] == 0 and r["runs"] >= 1 for r in status)
-        assert {r["window_end"] for r in status} == {format_ts(minute + timedelta(minutes=1))}
+        assert {r["window_end"] for r in status} == {format_ts(minute + block)}
     finally:
         engine.stop()

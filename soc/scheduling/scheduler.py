@@ -147,6 +147,7 @@ class RuleScheduler:
         self._entries: dict[str, _Entry] = {}
         self._entries_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._ready = threading.Event()
         self._aps: BackgroundScheduler | None = None
         if metrics is not None:
             metrics.gauge_dict(
@@ -322,11 +323,13 @@ class RuleScheduler:
     # APScheduler ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Ask the providers for rules and start firing every rule on its interval."""
+        """Start firing every rule on its interval. The providers are asked for rules in the
+        background right away (finding devices in a large store takes a while; the engine
+        does not wait for it): :meth:`wait_ready` waits for that first round."""
         if self._aps is not None:
             return
         self._stopping.clear()
-        self.refresh()
+        self._ready.clear()
         aps = BackgroundScheduler(
             logger=_APS_LOG,
             timezone=UTC,
@@ -343,7 +346,7 @@ class RuleScheduler:
             aps.add_job(self._probe, IntervalTrigger(seconds=self.probe_every.total_seconds()),
                         id="soc.scheduler.probe")
         aps.add_job(self._housekeeping, IntervalTrigger(seconds=self.refresh_every.total_seconds()),
-                    id="soc.scheduler.housekeeping")
+                    id="soc.scheduler.housekeeping", next_run_time=datetime.now(UTC))
         aps.start()
         log.info("scheduler started: %d rules, %d workers", len(entries), self.max_workers)
 
@@ -369,8 +372,13 @@ class RuleScheduler:
         if self.monitor is not None:
             self.monitor.probe(self.store, self.now())
 
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the providers' rules of the first round are added (True when they are)."""
+        return self._ready.wait(timeout)
+
     def _housekeeping(self) -> None:
         self.refresh()
+        self._ready.set()
         try:
             self.runlog.prune(self.now() - self.history)
         except Exception:
