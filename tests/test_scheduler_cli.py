@@ -59,6 +59,8 @@ def test_status_from_the_state_store(tmp_path: Path) -> None:
     text = run_soc(["rules", "status", "--config", str(config), "--rule", "good"], data)
     assert "test.good" in text.stdout and "test.bad" not in text.stdout
     assert "-- 1 scheduled rules" in text.stdout
+    none = run_soc(["rules", "status", "--config", str(config), "--rule", "nope"], data, check=False)
+    assert none.returncode == 4 and "no scheduled rule id contains 'nope'" in none.stderr
 
 
 def test_status_through_the_running_engine(tmp_path: Path) -> None:

@@ -64,6 +64,8 @@ def test_silent_source_and_device_alert_live_ones_do_not(tmp_path: Path) -> None
     scheduler = RuleScheduler(store, state, repository_sink(alerts), now=now)
     scheduler.add(rules)
     scheduler.run_all()
+    devices = [r for r in rules if r.source.device and r.source.name == "fw-udp"]
+    assert devices[0].counts is devices[1].counts and devices[0].counts.queries == 2  # seed + window
     fired = {a.rule_id: a for a in alerts.list(limit=50)[0]}
     assert sorted(fired) == ["soc.health.silent:fw-tcp", "soc.health.silent:fw-udp:fw02"]
     fw02 = fired["soc.health.silent:fw-udp:fw02"]

@@ -211,3 +211,24 @@ def test_apscheduler_fires_rules_on_their_interval(tmp_path: Path) -> None:
     assert sum(len(RunLog(state).runs(r.rule.id)) for r in rules) >= 5
     store.close()
     state.close()
+
+
+def test_probe_raises_store_unreachable_once_per_outage(tmp_path: Path) -> None:
+    path = tmp_path / "events.duckdb"
+    DuckDBStore(path).close()
+    store = CuttableDuckDB(path)
+    state = StateStore(tmp_path / "state.db")
+    alerts = AlertRepository(state, dedup_window=timedelta(0))
+    monitor = SelfMonitor(repository_sink(alerts), store_unreachable_after=timedelta(minutes=5), hostname="h")
+    clock = Clock(T0)
+    assert monitor.probe(store, clock())
+    store.cut()
+    for _ in range(12):  # probed every 30 s for 6 minutes
+        assert not monitor.probe(store, clock.advance(seconds=30))
+    raised = alerts.list(AlertFilter(rule_id="soc.engine.store_unreachable"))[0]
+    assert len(raised) == 1 and raised[0].details["down_since"] == "2026-12-01T00:00:30.000Z"
+    assert "no event store here" in raised[0].details["error"]
+    store.restore()
+    assert monitor.probe(store, clock.advance(seconds=30)) and monitor.store_down_since is None
+    store.close()
+    state.close()

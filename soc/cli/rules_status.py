@@ -7,7 +7,15 @@ import argparse
 from typing import Any
 
 from soc.cli import common
-from soc.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_common, local_time
+from soc.cli.common import (
+    EXIT_FAILURE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    CommandError,
+    add_common,
+    local_time,
+)
 from soc.client import EngineClient, EngineClientError
 from soc.pipeline.engine import DataDir, api_token, running_engine
 
@@ -19,7 +27,7 @@ def add_status(rules: Any) -> None:
         description="Status of every scheduled rule (Sigma query rules, log-source health, "
         "stateful rules): last run, last window covered, its duration, hits and alerts, errors "
         "(count and last message), lag (now - window end) and state (ok, failing, catching-up, "
-        "pending). Exit 1 when a rule is failing.",
+        "pending). Exit 1 when a rule is failing, 3 without a state store, 4 when --rule matches none.",
     )
     add_common(status)
     status.add_argument("--rule", default=None, help="only rules whose id contains this text")
@@ -64,6 +72,8 @@ def rules_status(args: argparse.Namespace) -> int:
         rows = _local(dirs)
     if args.rule:
         rows = [r for r in rows if args.rule in r["rule_id"]]
+        if not rows:
+            raise CommandError(f"no scheduled rule id contains {args.rule!r}", EXIT_NOT_FOUND)
     if args.json:
         common.print_json({"rules": rows, "source": "engine" if engine else "state store"})
     else:
