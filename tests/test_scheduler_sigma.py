@@ -143,3 +143,29 @@ def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
         assert {r["window_end"] for r in status} == {format_ts(minute + block)}
     finally:
         engine.stop()
+
+
+def test_per_rule_schedule_attribute(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    head = (
+        "logsource: {product: linux, service: sshd}\n"
+        "detection:\n  sel: {process.name: sshd}\n  condition: sel\n"
+    )
+    (folder / "own.yml").write_text(
+        f"title: own timing\nid: 11111111-0000-4000-8000-000000000001\n{head}"
+        "schedule: {run_every: 5m, buffer_time: 300, query_delay: 30s}\n"
+    )
+    (folder / "bad.yml").write_text(
+        f"title: bad timing\nid: 11111111-0000-4000-8000-000000000002\n{head}schedule: {{run_every: soon}}\n"
+    )
+    (folder / "plain.yml").write_text(f"title: defaults\nid: 11111111-0000-4000-8000-000000000003\n{head}")
+    rules, errors = load_scheduled_sigma([folder], SIGMA_CONFIG, MemoryStore(), run_every=WINDOW,
+                                         buffer_time=WINDOW, query_delay=timedelta(0))
+    by_title = {r.rule.title: r for r in rules}
+    own, plain = by_title["own timing"], by_title["defaults"]
+    assert (own.run_every, own.buffer_time, own.query_delay) == (
+        timedelta(minutes=5), timedelta(minutes=5), timedelta(seconds=30))
+    assert (plain.run_every, plain.buffer_time, plain.query_delay) == (WINDOW, WINDOW, timedelta(0))
+    assert len(errors) == 1 and errors[0].rule_id == "11111111-0000-4000-8000-000000000002"
+    assert "schedule.run_every: not a duration" in errors[0].reason and errors[0].path.endswith("bad.yml")

@@ -5,6 +5,11 @@ method the store supports (:mod:`.hunt`): SQL on the embedded store (converted o
 rule), Lucene on Elasticsearch, a scan with the streaming matcher elsewhere. A window gives
 one match per matching event, as the streaming detector does for the same events.
 The rules keep no state between windows.
+
+A rule may set its own timing with a ``schedule`` attribute (seconds, or ``30s``, ``5m``,
+``1h``, ``1d``); the scheduler defaults fill in the rest::
+
+    schedule: {run_every: 5m, buffer_time: 5m, query_delay: 1m}
 """
 
 from __future__ import annotations
@@ -25,6 +30,49 @@ from detectors.sigma.query.config import ConversionError, QueryConfig
 from detectors.sigma.query.duckdb_sql import SqlQuery, rule_to_sql
 from detectors.sigma.query.hunt import Hunter, SqlWhereStore
 from soc.store.base import Store
+
+SCHEDULE_KEYS = ("run_every", "buffer_time", "query_delay")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``300``, ``"300"``, ``"30s"``, ``"5m"``, ``"1h"`` or ``"1d"`` as a timedelta; ValueError else."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        unit = _UNITS.get(text[-1:]) if text else None
+        try:
+            seconds = float(text[:-1]) * unit if unit else float(text)
+        except ValueError:
+            raise ValueError(f"not a duration (seconds, or 30s, 5m, 1h, 1d): {value!r}") from None
+    if seconds < 0:
+        raise ValueError(f"a duration must not be negative: {value!r}")
+    return timedelta(seconds=seconds)
+
+
+def rule_timing(rule: SigmaRule, defaults: dict[str, timedelta]) -> dict[str, timedelta]:
+    """The rule's ``schedule`` attribute over the defaults; ValueError names the bad key."""
+    schedule = (getattr(rule, "custom_attributes", None) or {}).get("schedule")
+    if schedule is None:
+        return dict(defaults)
+    if not isinstance(schedule, dict):
+        raise ValueError("schedule must be a mapping of run_every, buffer_time, query_delay")
+    unknown = sorted(set(schedule) - set(SCHEDULE_KEYS))
+    if unknown:
+        names = ", ".join(map(str, unknown))
+        raise ValueError(f"schedule: unknown key(s) {names}; known: {', '.join(SCHEDULE_KEYS)}")
+    timing = dict(defaults)
+    for key, value in schedule.items():
+        try:
+            timing[key] = parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"schedule.{key}: {exc}") from None
+    if timing["run_every"] <= timedelta(0) or timing["buffer_time"] <= timedelta(0):
+        raise ValueError("schedule: run_every and buffer_time must be positive")
+    return timing
 
 
 class SigmaQueryError(Exception):
@@ -111,12 +159,18 @@ def load_scheduled_sigma(
         for ref in corr.referenced_rules
     }
     hunter = Hunter(config)
+    defaults = {"run_every": run_every, "buffer_time": buffer_time, "query_delay": query_delay}
     rules = []
     for sigma in loaded.rules:
         if rule_key(sigma) in silenced:
             continue
-        rule = SigmaQueryRule(sigma, hunter, run_every=run_every, buffer_time=buffer_time,
-                              query_delay=query_delay)
+        try:
+            timing = rule_timing(sigma, defaults)
+        except ValueError as exc:
+            rid = str(sigma.id) if sigma.id else sigma.name
+            errors.append(SigmaLoadError(rule_source_path(sigma), rid, str(exc), "load"))
+            continue
+        rule = SigmaQueryRule(sigma, hunter, **timing)
         if isinstance(store, SqlWhereStore):
             try:
                 rule.sql()
