@@ -94,3 +94,26 @@ def test_status_through_the_running_engine(tmp_path: Path) -> None:
         assert "soc_rule_runs_total" in body and "soc_rule_lag_seconds" in body
     finally:
         engine.stop()
+
+
+def test_status_route_without_and_with_a_scheduler(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from soc.api import ApiContext, create_app
+    from soc.metrics import Metrics
+    from soc.scheduling import RunLog
+    from soc.scheduling.status import rule_status
+    from soc.store import MemoryStore
+
+    state = StateStore(tmp_path / "state.db")
+    base = {"store": MemoryStore(), "alerts": AlertRepository(state), "metrics": Metrics(), "token": "t" * 32}
+    auth = {"Authorization": "Bearer " + "t" * 32}
+    without = TestClient(create_app(ApiContext(**base)))
+    assert without.get("/api/v1/rules/status", headers=auth).status_code == 503
+    RuleScheduler(MemoryStore(), state, lambda m: 0).add([CountRule("test.api")])
+    app = create_app(ApiContext(**base, rule_status=lambda: rule_status(RunLog(state))))
+    client = TestClient(app)
+    assert client.get("/api/v1/rules/status").status_code == 401
+    rows = client.get("/api/v1/rules/status", headers=auth).json()["rules"]
+    assert rows[0]["rule_id"] == "test.api" and rows[0]["state"] == "pending" and rows[0]["lag_s"] is None
+    state.close()
