@@ -44,13 +44,13 @@ def test_sources_and_filters() -> None:
 
 def test_silent_source_and_device_alert_live_ones_do_not(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "events.duckdb")
-    # fw01 speaks every 5 minutes for 3 hours; fw02 stopped after the first hour
+    # fw01 speaks every 5 minutes for 3 hours; fw02 stops after 2 hours
     events = [syslog_event(i, 5 * i, "fw01") for i in range(36)]
-    events += [syslog_event(100 + i, 5 * i + 1, "fw02") for i in range(12)]
+    events += [syslog_event(100 + i, 5 * i + 1, "fw02") for i in range(24)]
     events += [event(500 + i, T0 + timedelta(minutes=10 * i), action="login", input__type="file",
                      log__file__path="/var/log/auth.log", host__name="web01") for i in range(18)]
     store.write(events)
-    now = Clock(T0 + timedelta(hours=3))
+    now = Clock(T0 + timedelta(hours=2))
     health = SETTINGS.detection.scheduler.log_source_health
     rules = log_source_rules(SETTINGS.inputs, store, health, agencies=SETTINGS.agencies,
                              query_delay=timedelta(0), now=now())
@@ -63,17 +63,21 @@ def test_silent_source_and_device_alert_live_ones_do_not(tmp_path: Path) -> None
     alerts = AlertRepository(state)
     scheduler = RuleScheduler(store, state, repository_sink(alerts), now=now)
     scheduler.add(rules)
-    scheduler.run_all()
+    scheduler.run_all()  # [1:55, 2:00) and the 25 minutes before it: fw-tcp never spoke
     devices = [r for r in rules if r.source.device and r.source.name == "fw-udp"]
     assert devices[0].counts is devices[1].counts and devices[0].counts.queries == 2  # seed + window
+    assert [a.rule_id for a in alerts.list(limit=50)[0]] == ["soc.health.silent:fw-tcp"]
+    for _ in range(12):  # one more hour, window by window: fw02 falls silent
+        now.advance(minutes=5)
+        scheduler.run_all()
     fired = {a.rule_id: a for a in alerts.list(limit=50)[0]}
     assert sorted(fired) == ["soc.health.silent:fw-tcp", "soc.health.silent:fw-udp:fw02"]
     fw02 = fired["soc.health.silent:fw-udp:fw02"]
     assert fw02.rule_title == "Log source silent / Nguồn log im lặng"
     assert fw02.severity == "high" and fw02.host == "fw02"
     assert fw02.details["agency_id"] == "so-tttt" and fw02.details["source"] == "fw-udp"
-    assert fw02.details["last_event"] == "2026-12-01T00:56:00.000Z"
-    assert alerts.get(fw02.id).evidence == ["ev000111"]  # the last event the device sent
+    assert fw02.details["last_event"] == "2026-12-01T01:56:00.000Z"
+    assert alerts.get(fw02.id).evidence == ["ev000123"]  # the last event the device sent
     assert fired["soc.health.silent:fw-tcp"].details["last_event"] is None
     # later runs do not raise the same silence again
     now.advance(minutes=10)

@@ -3,10 +3,12 @@
 Each window counts the source's events (its filters AND-ed, the device's too). The rule
 keeps the counts of the windows covering the last ``timeframe`` (its snapshot); when they
 add up to fewer than ``threshold`` over a whole ``timeframe`` it raises one alert, "log
-source silent / nguồn log im lặng", with the source, the device and its agency, and the
-newest event ever seen from it as evidence. It raises again only after the source has
-spoken and fallen silent once more. The first window also counts the ``timeframe`` before
-it, so a source already silent when the engine starts is reported on the first run.
+source silent / nguồn log im lặng", with the source, the device and its agency, and, as
+evidence, the newest event of the last window in which the rule saw it speak (one search
+inside that window: a search back over days of events would be one large scan). It raises
+again only after the source has spoken and fallen silent once more. The first window also
+counts the ``timeframe`` before it, so a source already silent when the engine starts is
+reported on the first run (without evidence when it spoke before that).
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class LogSourceSilentRule:
         self.counts = counts or DeviceCounts()
         self._windows: list[tuple[datetime, datetime, int]] = []
         self._alerted = False
+        self._last_active: tuple[datetime, datetime] | None = None
 
     def __repr__(self) -> str:
         return f"LogSourceSilentRule({self.rule.id!r})"
@@ -140,6 +143,9 @@ class LogSourceSilentRule:
             windows.append((seed, start, self.counts.count(store, self.source, seed, start)))
         windows.append((start, end, self.counts.count(store, self.source, start, end)))
         cutoff = end - self.timeframe
+        for w_start, w_end, n in windows:
+            if n and (self._last_active is None or w_end > self._last_active[1]):
+                self._last_active = (w_start, w_end)
         windows = [w for w in windows if w[1] > cutoff]
         total = sum(w[2] for w in windows)
         covered = windows[0][0] <= cutoff
@@ -179,24 +185,25 @@ class LogSourceSilentRule:
         return Match(rule=self.rule, events=evidence, timestamp=end, group=group, details=details)
 
     def _last_event(self, store: Any, end: datetime) -> list[Any]:
-        """The newest event of the source before ``end``: looked for in spans growing from
-        twice the timeframe up to ``evidence_lookback`` (a silent source spoke last not long
-        before; the full lookback is one large query)."""
-        span = self.timeframe * 2
-        while True:
-            span = min(span, self.evidence_lookback)
-            page = store.search(Query(filters=self.source.query_filters, start=end - span, end=end), size=1)
-            if page.events or span >= self.evidence_lookback:
-                return page.events[:1]
-            span *= 8
+        """The newest event of the last window the source spoke in (within the evidence
+        lookback), or none."""
+        if self._last_active is None or self._last_active[1] < end - self.evidence_lookback:
+            return []
+        start, stop = self._last_active
+        page = store.search(Query(filters=self.source.query_filters, start=start, end=stop), size=1)
+        return page.events[:1]
 
     def snapshot(self) -> dict[str, Any]:
+        active = self._last_active
         return {
             "windows": [[format_ts(s), format_ts(e), n] for s, e, n in self._windows],
             "alerted": self._alerted,
+            "last_active": [format_ts(active[0]), format_ts(active[1])] if active else None,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         windows: Sequence[Any] = state.get("windows") or []
         self._windows = [(parse_ts(s), parse_ts(e), int(n)) for s, e, n in windows]
         self._alerted = bool(state.get("alerted"))
+        active = state.get("last_active")
+        self._last_active = (parse_ts(active[0]), parse_ts(active[1])) if active else None
