@@ -92,6 +92,9 @@ def test_status_through_the_running_engine(tmp_path: Path) -> None:
         with urllib.request.urlopen(engine.api_url + "/metrics", timeout=10) as resp:
             body = resp.read().decode()
         assert "soc_rule_runs_total" in body and "soc_rule_lag_seconds" in body
+        with urllib.request.urlopen(engine.api_url + "/healthz", timeout=10) as resp:
+            facts = json.loads(resp.read())["scheduler"]
+        assert facts["rules"] == 1 and facts["failing"] == [] and facts["store_down_since"] is None
     finally:
         engine.stop()
 

@@ -722,6 +722,7 @@ class Engine:
                 for i in self.inputs
             ],
             "detectors": {d.name: getattr(d, "stats", {}) for d in self.detectors},
+            **({"scheduler": self.scheduler.health()} if self.scheduler is not None else {}),
         }
 
     # the data-directory lock ------------------------------------------------

@@ -320,6 +320,21 @@ class RuleScheduler:
             e.rule.rule.id: (now - e.window_end).total_seconds() for e in entries if e.window_end is not None
         }
 
+    def health(self) -> dict[str, Any]:
+        """Facts for ``/healthz``: rules, those failing, the worst lag, dropped fires, and
+        since when the store is down (when it is)."""
+        with self._entries_lock:
+            entries = list(self._entries.values())
+        lags = self.lags()
+        down = self.monitor.store_down_since if self.monitor is not None else None
+        return {
+            "rules": len(entries),
+            "failing": sorted(e.rule.rule.id for e in entries if e.consecutive_failures),
+            "max_lag_s": round(max(lags.values(), default=0.0), 3),
+            "missed_fires": self.missed_fires,
+            "store_down_since": down.isoformat() if down else None,
+        }
+
     # APScheduler ----------------------------------------------------------------------------
 
     def start(self) -> None:
