@@ -102,10 +102,15 @@ class StateStore:
 
 def _run_script(conn: sqlite3.Connection, ddl: str) -> None:
     """Run DDL statements one by one inside the open transaction (``executescript``
-    would commit it)."""
-    for statement in ddl.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    would commit it). Splits on ``;`` only where a statement is complete, so trigger
+    bodies with their own ``;`` stay whole."""
+    statement = ""
+    for piece in ddl.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n\t;"):
+                conn.execute(statement)
+            statement = ""
 
 
 class StateCheckpoints:

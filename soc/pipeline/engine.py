@@ -34,6 +34,7 @@ import orjson
 from collectors.inputs.base import CheckpointStore, Input, InputContext
 from detectors.base import Match, ScheduledRule, StreamingDetector, severity_rank
 from soc import __version__
+from soc.access import AccessControl
 from soc.alerts import AlertChange, AlertRepository
 from soc.config import LoadedConfig, StoreConfig
 from soc.event import Event, RawRecord, format_ts, utcnow
@@ -239,6 +240,7 @@ class Engine:
             keep_original=s.event.keep_original,
         )
         self.forwarding = self._build_forwarding()
+        self.notifications, self.routing = self._build_routing()
         if hasattr(self.store, "index_alerts"):  # a store Kibana browses gets the alerts too
             self.alert_listeners.append(self._index_alert)
         self._register_gauges()
@@ -251,6 +253,8 @@ class Engine:
         self._spawn("maintenance", self._maintenance_loop)
         if self.forwarding is not None:
             self._spawn("forwarding", lambda: self.forwarding.run(self.stop_event))
+        if self.notifications is not None:
+            self._spawn("notifications", lambda: self.notifications.run(self.stop_event))
         if self.serve_api:
             self._start_api()
         self._start_inputs()
@@ -521,6 +525,8 @@ class Engine:
                 self.counters.alerts_updated += 1
             for listener in self.alert_listeners:
                 listener(change)
+            if self.routing is not None:
+                self.routing.on_alert(change)
             if self.forwarding is not None:
                 self.forwarding.on_alert(change)
         return recorded
@@ -607,9 +613,34 @@ class Engine:
         from soc.forwarding import build_forwarding
 
         service = build_forwarding(fwd, self.state, self.metrics)
+        from soc.routing import build_national_forwarder
+
+        service.policy = build_national_forwarder(self.settings, self.state, service)
         # an alert stored just before a crash may not have reached the outbox yet
         service.catch_up(self.alerts, since=utcnow() - timedelta(days=1))
         return service
+
+    def _build_routing(self) -> tuple[Any, Any]:
+        """The notification service (L1/L2 messages) and the routing stage feeding it."""
+        from soc.notify import build_notifications
+        from soc.routing import RoutingPolicy
+        from soc.routing.service import RoutingService
+
+        notifications = build_notifications(
+            self.settings, self.state, self.metrics, resolve=self.config.resolve
+        )
+        if notifications is None:
+            return None, None
+        targets = [t.name for t in self.settings.forwarding.targets] if self.forwarding is not None else []
+        routing = RoutingService(
+            RoutingPolicy.from_settings(self.settings.routing, forwarding_targets=targets), notifications
+        )
+        # an alert stored just before a crash may not have reached the notification queue
+        routing.catch_up(
+            self.alerts,
+            since=utcnow() - timedelta(minutes=max(self.settings.notifications.dedup_window_minutes, 10)),
+        )
+        return notifications, routing
 
     def _register_gauges(self) -> None:
         m = self.metrics
@@ -674,6 +705,9 @@ class Engine:
                 wait_drained=self.wait_drained,
                 sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
                 sigma_config=self._sigma_config(),
+                access=AccessControl(self.state, self.settings.access, registry=self.metrics.registry),
+                state=self.state,
+                notifications=self.notifications,
                 rule_status=self.rule_status,
             )
         )
