@@ -290,6 +290,16 @@ class DetectionConfig(_Section):
     sigma: SigmaConfig = SigmaConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
 
+    @model_validator(mode="after")
+    def _scheduled_sigma_needs_scheduler(self) -> DetectionConfig:
+        scheduled = self.sigma.mode == "scheduled" or self.sigma.scheduled_paths
+        if self.sigma.enabled and scheduled and not self.scheduler.enabled:
+            raise ValueError(
+                "scheduled Sigma rules (sigma.mode: scheduled or sigma.scheduled_paths) need "
+                "scheduler.enabled: true; otherwise they would never run"
+            )
+        return self
+
 
 class AlertsConfig(_Section):
     dedup_window_minutes: int = Field(60, ge=0)

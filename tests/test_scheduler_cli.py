@@ -22,6 +22,7 @@ def test_status_from_the_state_store(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     config = write_config(tmp_path / "soc.yaml")
+    assert "usage: soc rules status" in run_soc(["rules", "status", "--help"], data).stdout
     missing = run_soc(["rules", "status", "--json", "--config", str(config)], data, check=False)
     assert missing.returncode == 3 and "no state store" in missing.stderr
     path = tmp_path / "events.duckdb"

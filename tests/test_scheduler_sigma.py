@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from detectors.base import Match
 from detectors.sigma import SigmaDetector
 from detectors.sigma.engine import load_config as load_sigma_config
 from detectors.sigma.query.scheduled import load_scheduled_sigma
 from soc.alerts import AlertFilter
-from soc.config import load_config
+from soc.config import ConfigError, load_config
 from soc.event import RawRecord, format_ts, get_field
 from soc.pipeline.engine import Engine
 from soc.pipeline.processor import ParserSet, Processor
@@ -169,3 +171,10 @@ def test_per_rule_schedule_attribute(tmp_path: Path) -> None:
     assert (plain.run_every, plain.buffer_time, plain.query_delay) == (WINDOW, WINDOW, timedelta(0))
     assert len(errors) == 1 and errors[0].rule_id == "11111111-0000-4000-8000-000000000002"
     assert "schedule.run_every: not a duration" in errors[0].reason and errors[0].path.endswith("bad.yml")
+
+
+def test_scheduled_sigma_without_the_scheduler_is_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "soc.yaml", detection={"sigma": {"mode": "scheduled"},
+                                                            "scheduler": {"enabled": False}})
+    with pytest.raises(ConfigError, match=r"detection: .*need scheduler\.enabled: true"):
+        load_config(config)
