@@ -65,6 +65,10 @@ def test_status_from_the_state_store(tmp_path: Path) -> None:
 
 
 def test_status_through_the_running_engine(tmp_path: Path) -> None:
+    # main's engine imports soc.notify only after opening the state store, so its table
+    # exists only if something imported it before (the CLI does); do it here too
+    import soc.notify  # noqa: F401
+
     data = tmp_path / "data"
     config = write_config(
         tmp_path / "soc.yaml",

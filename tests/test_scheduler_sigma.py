@@ -105,6 +105,8 @@ def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
     rules, runs them on APScheduler, records their windows, and the alerts arrive through the
     engine's alert path. New rules start with the newest complete window, so the events are
     moved into it."""
+    import soc.notify  # noqa: F401 - registers its state table before the engine opens the store
+
     events, streaming = parsed_events()
     block = timedelta(minutes=5)  # the rules' window length
     now = datetime.now(UTC)
