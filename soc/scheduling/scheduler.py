@@ -193,9 +193,15 @@ class RuleScheduler:
         added: list[str] = []
         for provider in self.providers:
             try:
-                added += self.add(provider(self.store))
+                rules = list(provider(self.store))
             except Exception:
                 log.exception("scheduled rule provider %r failed; its rules are not (re)loaded", provider)
+                continue
+            for rule in rules:  # one bad rule does not keep the others out
+                try:
+                    added += self.add([rule])
+                except SchedulerError as exc:
+                    log.error("%s; not scheduled", exc)
         if added:
             log.info("scheduler: %d new scheduled rules", len(added))
         return added
