@@ -85,7 +85,6 @@ class RuleStateTable:
 
     def __init__(self, state: StateStore) -> None:
         self._state = state
-        state.ensure_schemas()  # the store may have been opened before this module was imported
 
     def save(self, pending: PendingCheckpoint) -> None:
         if not len(pending):

@@ -168,6 +168,10 @@ class EngineClient:
             "POST", "/api/v1/rules/hunt", None, body=orjson.dumps(body), content_type="application/json"
         )
 
+    def rules_status(self) -> dict[str, Any]:
+        """``{"rules": [...]}``: the scheduled rules' status (``GET /api/v1/rules/status``)."""
+        return self._request("GET", "/api/v1/rules/status")
+
     def dead_letters(self, **filters: Any) -> dict[str, Any]:
         """``{"dead_letters": [...], "total": n}`` (filters: stage, parser, source, limit)."""
         return self._request("GET", "/api/v1/deadletters", filters)

@@ -231,6 +231,59 @@ class SigmaConfig(_Section):
     """Rule files or folders; relative paths are relative to the config file."""
     mappings: str = "sigma.yaml"
     """Field and log-source mappings from Sigma's taxonomy to ECS (relative to the config file)."""
+    mode: Literal["streaming", "scheduled"] = "streaming"
+    """``streaming``: the rules of ``paths`` match each event at ingest; ``scheduled``: they
+    run as queries over the store, one window at a time (``detection.scheduler``)."""
+    scheduled_paths: list[str] = []
+    """Rule files or folders run as scheduled queries whatever ``mode`` is."""
+
+
+class LogSourceHealthConfig(_Section):
+    """``detection.scheduler.log_source_health``: flatline rules for every configured input
+    and every device seen from it (a silent firewall is an incident)."""
+
+    enabled: bool = True
+    timeframe_s: float = Field(3600.0, gt=0)
+    """A source or device with fewer than ``threshold`` events for this long raises an alert."""
+    threshold: int = Field(1, ge=1)
+    run_every_s: float = Field(300.0, gt=0)
+    """Window length and check interval of the flatline rules."""
+    devices: bool = True
+    """Also one rule per device (observer.hostname / host.name) seen from each input."""
+    device_lookback_s: float = Field(7 * 86400.0, gt=0)
+    """Devices seen in this span before now get a rule (looked up at start and hourly)."""
+    max_devices: int = Field(1000, ge=1)
+
+
+class SelfMonitorConfig(_Section):
+    """``detection.scheduler.self_monitor``: the dead-man's switch (alerts on the engine itself)."""
+
+    enabled: bool = True
+    store_unreachable_after_s: float = Field(300.0, gt=0)
+    """The store failing for this long raises ``soc.engine.store_unreachable``."""
+    rule_failures: int = Field(3, ge=1)
+    """A rule failing this many consecutive runs raises ``soc.engine.rule_failing``."""
+    probe_every_s: float = Field(30.0, gt=0)
+
+
+class SchedulerConfig(_Section):
+    """``detection.scheduler``: rules evaluated as queries over the store, window by window."""
+
+    enabled: bool = True
+    max_workers: int = Field(4, ge=1, le=256)
+    run_every_s: float = Field(60.0, gt=0)
+    """Default: how often a rule's due windows are looked for."""
+    buffer_time_s: float = Field(60.0, gt=0)
+    """Default window length."""
+    query_delay_s: float = Field(30.0, ge=0)
+    """Default: a window is evaluated once real time is this far past its end (late events)."""
+    catchup_horizon_s: float = Field(86400.0, gt=0)
+    """Missed windows older than this are recorded as skipped (with an engine alert), not run."""
+    max_windows_per_run: int = Field(1000, ge=1)
+    history_days: int = Field(7, ge=1)
+    """Run records kept in the state store."""
+    log_source_health: LogSourceHealthConfig = LogSourceHealthConfig()
+    self_monitor: SelfMonitorConfig = SelfMonitorConfig()
 
 
 class StatefulConfig(_Section):
@@ -251,6 +304,17 @@ class StatefulConfig(_Section):
 class DetectionConfig(_Section):
     sigma: SigmaConfig = SigmaConfig()
     stateful: StatefulConfig = StatefulConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+
+    @model_validator(mode="after")
+    def _scheduled_sigma_needs_scheduler(self) -> DetectionConfig:
+        scheduled = self.sigma.mode == "scheduled" or self.sigma.scheduled_paths
+        if self.sigma.enabled and scheduled and not self.scheduler.enabled:
+            raise ValueError(
+                "scheduled Sigma rules (sigma.mode: scheduled or sigma.scheduled_paths) need "
+                "scheduler.enabled: true; otherwise they would never run"
+            )
+        return self
 
 
 class AlertsConfig(_Section):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
@@ -88,6 +88,34 @@ class Metrics:
             registry=reg,
             buckets=_STORE_BUCKETS,
         )
+        self.rule_runs = Counter(
+            "rule_runs",
+            "Scheduled rule window runs, by rule and status (ok, error, skipped).",
+            ["rule", "status"],
+            namespace=ns,
+            registry=reg,
+        )
+        self.rule_run_seconds = Histogram(
+            "rule_run_seconds",
+            "Time to evaluate one window of a scheduled rule.",
+            ["rule"],
+            namespace=ns,
+            registry=reg,
+            buckets=_STORE_BUCKETS,
+        )
+        self.rule_hits = Counter(
+            "rule_hits", "Matches of scheduled rules, by rule.", ["rule"], namespace=ns, registry=reg
+        )
+        self.rule_alerts = Counter(
+            "rule_alerts",
+            "Alerts created or updated by scheduled rules, by rule.",
+            ["rule"],
+            namespace=ns,
+            registry=reg,
+        )
+        self.rule_errors = Counter(
+            "rule_errors", "Failed runs of scheduled rules, by rule.", ["rule"], namespace=ns, registry=reg
+        )
         self._callbacks: dict[str, Gauge] = {}
 
     def gauge_callback(
@@ -125,6 +153,26 @@ class Metrics:
         counter family ``<namespace>_<name>_total{counter="<key>"}`` (the inputs'
         own counters: ``syslog.udp.dropped``, ``netflow.pending_expired``, ...)."""
         self.registry.register(_DictCollector(f"{self.namespace}_{name}", documentation, func))
+
+    def gauge_dict(
+        self, name: str, documentation: str, label: str, func: Callable[[], Mapping[str, float]]
+    ) -> None:
+        """Expose a dict read by ``func`` at every scrape as one gauge family
+        ``<namespace>_<name>{<label>="<key>"}`` (per-rule lag of the scheduler)."""
+        self.registry.register(_DictGaugeCollector(f"{self.namespace}_{name}", documentation, label, func))
+
+
+class _DictGaugeCollector(Collector):
+    def __init__(
+        self, name: str, documentation: str, label: str, func: Callable[[], Mapping[str, float]]
+    ) -> None:
+        self._name, self._doc, self._label, self._func = name, documentation, label, func
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self._name, self._doc, labels=[self._label])
+        for key, value in sorted(dict(self._func()).items()):
+            family.add_metric([key], float(value))
+        yield family
 
 
 class _DictCollector(Collector):

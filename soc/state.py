@@ -59,19 +59,28 @@ class StateStore:
         self.ensure_schemas()
 
     def ensure_schemas(self) -> None:
-        """Apply the schemas registered since this store was opened (a feature module
-        imported after the store was opened calls this before using its tables)."""
-        missing = [name for name in list(_SCHEMAS) if name not in self._applied]
-        if not missing:
+        """Apply the schemas registered since this store was opened: a feature module
+        imported later (lazily) finds its tables at its first transaction or query."""
+        if len(self._applied) == len(_SCHEMAS):
             return
-        with self.transaction() as conn:
-            for name in missing:
-                _run_script(conn, _SCHEMAS[name])
-        self._applied.update(missing)
+        with self._lock:
+            missing = [name for name in list(_SCHEMAS) if name not in self._applied]
+            if not missing:
+                return
+            with self._transaction() as conn:
+                for name in missing:
+                    _run_script(conn, _SCHEMAS[name])
+            self._applied.update(missing)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One serialised transaction: committed on success, rolled back on error."""
+        self.ensure_schemas()
+        with self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -83,6 +92,7 @@ class StateStore:
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """A read outside any write transaction."""
+        self.ensure_schemas()
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 

@@ -51,6 +51,7 @@ POLICY: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/api/v1/deadletters"): PIPELINE_ROLES,
     ("POST", "/api/v1/deadletters/replay"): PIPELINE_ROLES,
     ("POST", "/api/v1/rules/hunt"): HUNT_ROLES,
+    ("GET", "/api/v1/rules/status"): HUNT_ROLES,
     ("GET", "/api/v1/users"): ADMIN_ROLES,
     ("POST", "/api/v1/users"): ADMIN_ROLES,
     ("GET", "/api/v1/users/{username}"): ADMIN_ROLES,

@@ -60,6 +60,8 @@ class ApiContext:
     inventory: Any = None
     """The engine's asset inventory (:class:`soc.assets.Inventory`); without it the asset
     routes serve the assets imported into the state store."""
+    rule_status: Callable[[], list[dict[str, Any]]] | None = None
+    """Per scheduled rule status (``GET /api/v1/rules/status``; 503 without it)."""
     metrics_public: bool = True
     state: Any = None
     """The state store (forwarding approvals and their audit entries); 503 without it."""

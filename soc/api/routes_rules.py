@@ -1,4 +1,6 @@
-"""``/api/v1/rules``: run Sigma rules backwards over stored events (hunting).
+"""``/api/v1/rules``: run Sigma rules backwards over stored events (hunting), and the status
+of the scheduled rules (``GET /api/v1/rules/status``: ``{"rules": [...]}``, see
+``soc.scheduling.status``).
 
 ``POST /api/v1/rules/hunt`` takes a JSON body ``{"rules": [file or id, ...], "since":
 "7d", "until": null, "limit": 100}`` (any content type, so the CLI's raw-body client
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from detectors.sigma.query.hunt import hunt_refs, result_dict
@@ -88,3 +90,13 @@ async def hunt_rules(ctx: Ctx, request: Request) -> Response:
         limit=limit,
     )
     return Response(orjson.dumps(result_dict(result), default=str), media_type="application/json")
+
+
+@router.get("/status", summary="Scheduled rules: last run, window, duration, hits, alerts, errors, lag")
+async def rules_status(ctx: Ctx) -> Response:
+    """One object per scheduled rule (see ``soc.scheduling.status``), by rule id."""
+    status_of = getattr(ctx, "rule_status", None)
+    if status_of is None:
+        raise HTTPException(503, "no scheduler in this engine")
+    rows = await run_in_threadpool(status_of)
+    return Response(orjson.dumps({"rules": rows}, default=str), media_type="application/json")

@@ -23,6 +23,7 @@ from soc.cli.common import (
     add_common,
     local_time,
 )
+from soc.cli.rules_status import add_status
 from soc.cli.rules_tools import add_check, add_coverage
 from soc.client import EngineClient, EngineClientError
 from soc.config import LoadedConfig
@@ -47,11 +48,14 @@ def add_hunt(rules: Any) -> None:
 
 
 RULES_SUBCOMMANDS: list[Callable[[Any], None]] = [add_check, add_coverage, add_hunt]
+RULES_SUBCOMMANDS.append(add_status)
 """Functions adding one subcommand each to the ``rules`` group."""
 
 
 def register(commands: Any) -> None:
-    rules = commands.add_parser("rules", help="Sigma rules: check, ATT&CK coverage, hunt over stored events")
+    rules = commands.add_parser(
+        "rules", help="Sigma rules: check, ATT&CK coverage, hunt over stored events, scheduled status"
+    )
     sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", required=True)
     for add in RULES_SUBCOMMANDS:
         add(sub)

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from collectors.inputs.base import CheckpointStore, Input, InputContext
-from detectors.base import Match, StreamingDetector, severity_rank
+from detectors.base import Match, ScheduledRule, StreamingDetector, severity_rank
 from soc import __version__
 from soc.access import AccessControl
 from soc.alerts import AlertChange, AlertRepository
@@ -204,6 +204,10 @@ class Engine:
         self.inputs: list[Input] = []
         self.detectors: list[StreamingDetector] = []
         self.started = False
+        self.scheduler: Any = None
+        self.rule_providers: list[Callable[[Store], Sequence[ScheduledRule]]] = []
+        """Extra scheduled rules (e.g. the stateful rule types); the Sigma query rules and the
+        log-source health rules are added from the config (``soc.scheduling.setup``)."""
 
     # lifecycle --------------------------------------------------------------
 
@@ -251,6 +255,7 @@ class Engine:
         if hasattr(self.store, "index_alerts"):  # a store Kibana browses gets the alerts too
             self.alert_listeners.append(self._index_alert)
         self._register_gauges()
+        self.scheduler = self._start_scheduler()
         self._parse_q: queue.Queue[Any] = queue.Queue(maxsize=s.pipeline.queue_batches)
         self._write_q: queue.Queue[Any] = queue.Queue(maxsize=s.pipeline.queue_batches)
         self._spawn("spool-reader", self._reader_loop)
@@ -289,6 +294,8 @@ class Engine:
             self._api_server.should_exit = True
             self._api_thread.join(timeout=10)
         self._save_detector_state()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.store.flush()
         self.store.close()
         self.spool.close()
@@ -543,7 +550,10 @@ class Engine:
         for event, reason in rejected:
             result.dead_letters.append(DeadLetter(event_record(event), "store", "store", reason))
 
-    def _record_matches(self, matches: Sequence[Match]) -> None:
+    def _record_matches(self, matches: Sequence[Match]) -> int:
+        """Matches to alerts (deduplicated), listeners and forwarding; returns how many alerts
+        were created or updated (the scheduler records it per window)."""
+        recorded = 0
         floor = severity_rank(self.settings.alerts.min_severity)
         for match in matches:
             self.metrics.matches.labels(rule_type=match.rule.type).inc()
@@ -552,6 +562,7 @@ class Engine:
             change = self.alerts.record(match)
             if change is None:
                 continue
+            recorded += 1
             if change.created:
                 self.counters.alerts_created += 1
                 self.metrics.alerts.labels(severity=change.alert.severity).inc()
@@ -563,6 +574,7 @@ class Engine:
                 self.routing.on_alert(change)
             if self.forwarding is not None:
                 self.forwarding.on_alert(change)
+        return recorded
 
     def _index_alert(self, change: AlertChange) -> None:
         try:
@@ -602,6 +614,8 @@ class Engine:
         sigma = self.settings.detection.sigma
         if not sigma.enabled:
             return self._stateful_detectors()
+        if sigma.mode == "scheduled":  # the rules run as queries (soc.scheduling)
+            return self._stateful_detectors()
         from detectors.sigma import SigmaDetector
 
         detector = SigmaDetector([self.config.resolve(p) for p in sigma.paths], config=self._sigma_config())
@@ -628,7 +642,15 @@ class Engine:
             live_skew_s=cfg.live_skew_s,
         )
         log.info("stateful rules: %d loaded, %d failed", len(detector.runtimes), detector.rules_failed)
+        self.rule_providers.append(self._scheduled_stateful_rules)
         return [detector]
+
+    def _scheduled_stateful_rules(self, store: Store) -> Sequence[ScheduledRule]:
+        """The stateful rules with ``mode: scheduled``, for the scheduler (re-read hourly)."""
+        from detectors.stateful import load_rules, scheduled_rules
+
+        paths = [self.config.resolve(p) for p in self.settings.detection.stateful.paths]
+        return scheduled_rules(load_rules(paths)[0])
 
     def _sigma_config(self) -> dict[str, Any]:
         """The Sigma field and log-source mappings (``detection.sigma.mappings``)."""
@@ -638,6 +660,32 @@ class Engine:
         if not mappings.is_file():
             raise FileNotFoundError(f"detection.sigma.mappings: no such file {mappings}")
         return load_sigma_config(mappings)
+
+    def _start_scheduler(self) -> Any:
+        """The scheduled rules (``detection.scheduler``): Sigma query rules, log-source health,
+        and the rules of ``rule_providers``."""
+        if not self.settings.detection.scheduler.enabled:
+            return None
+        from soc.scheduling.setup import build_scheduler
+
+        scheduler = build_scheduler(
+            self.config,
+            self.store,
+            self.state,
+            self._record_matches,
+            metrics=self.metrics,
+            sigma_config=self._sigma_config,
+            providers=self.rule_providers,
+        )
+        scheduler.start()
+        return scheduler
+
+    def rule_status(self) -> list[dict[str, Any]]:
+        """Per scheduled rule: last run, window, duration, hits, alerts, errors, lag, state."""
+        from soc.scheduling.runlog import RunLog
+        from soc.scheduling.status import rule_status
+
+        return rule_status(RunLog(self.state))
 
     def _build_forwarding(self) -> Any:
         fwd = self.settings.forwarding
@@ -742,6 +790,7 @@ class Engine:
                 access=AccessControl(self.state, self.settings.access, registry=self.metrics.registry),
                 state=self.state,
                 notifications=self.notifications,
+                rule_status=self.rule_status,
             )
         )
         config = uvicorn.Config(
@@ -789,6 +838,7 @@ class Engine:
                 for i in self.inputs
             ],
             "detectors": {d.name: getattr(d, "stats", {}) for d in self.detectors},
+            **({"scheduler": self.scheduler.health()} if self.scheduler is not None else {}),
         }
 
     # the data-directory lock ------------------------------------------------
