@@ -52,8 +52,15 @@ def parsed_events() -> tuple[list[dict[str, Any]], list[Match]]:
     for i in range(120):
         at = START + timedelta(seconds=i / 3)
         line = f"{at:%b %d %H:%M:%S} srv{i % 4:02d} {LINES[i % len(LINES)]}"
-        records.append(RawRecord(line.encode(), "file:/var/log/auth.log", i * 200, received=at,
-                                 meta={"input": "file", "path": "/var/log/auth.log", "timezone": "UTC"}))
+        records.append(
+            RawRecord(
+                line.encode(),
+                "file:/var/log/auth.log",
+                i * 200,
+                received=at,
+                meta={"input": "file", "path": "/var/log/auth.log", "timezone": "UTC"},
+            )
+        )
     streaming = SigmaDetector(RULES, config=SIGMA_CONFIG)
     result = Processor(ParserSet(timezone="UTC"), detectors=[streaming], keep_original=True).process(records)
     assert not result.dead_letters
@@ -65,8 +72,9 @@ def pairs(matches: list[Match]) -> set[tuple[str, str]]:
 
 
 def scheduled_matches(store: Any, tmp_path: Path) -> tuple[list[Match], RunLog]:
-    rules, errors = load_scheduled_sigma(RULES, SIGMA_CONFIG, store, run_every=WINDOW, buffer_time=WINDOW,
-                                         query_delay=timedelta(seconds=2))
+    rules, errors = load_scheduled_sigma(
+        RULES, SIGMA_CONFIG, store, run_every=WINDOW, buffer_time=WINDOW, query_delay=timedelta(seconds=2)
+    )
     assert all("correlation" in e.reason for e in errors), errors
     got: list[Match] = []
 
@@ -105,8 +113,6 @@ def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
     rules, runs them on APScheduler, records their windows, and the alerts arrive through the
     engine's alert path. New rules start with the newest complete window, so the events are
     moved into it."""
-    import soc.notify  # noqa: F401 - registers its state table before the engine opens the store
-
     events, streaming = parsed_events()
     block = timedelta(minutes=5)  # the rules' window length
     now = datetime.now(UTC)
@@ -119,8 +125,11 @@ def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "soc.yaml",
         detection={
-            "sigma": {"paths": [str(RULES[0])], "mappings": str(REPO / "configs" / "sigma.yaml"),
-                      "mode": "scheduled"},
+            "sigma": {
+                "paths": [str(RULES[0])],
+                "mappings": str(REPO / "configs" / "sigma.yaml"),
+                "mode": "scheduled",
+            },
             "scheduler": {"run_every_s": 1, "buffer_time_s": 300, "query_delay_s": 0},
         },
     )
@@ -131,7 +140,7 @@ def test_engine_runs_sigma_rules_scheduled_from_config(tmp_path: Path) -> None:
     engine.start()
     wanted = {m.rule.id for m in streaming if m.rule.type == "sigma" and m.rule.severity != "informational"}
     try:
-        assert engine.detectors == []
+        assert [d.name for d in engine.detectors if d.name == "sigma"] == []  # not at ingest
         assert engine.scheduler is not None and engine.scheduler.wait_ready(30)
         assert len(engine.scheduler.rules) >= 5
         deadline = time.monotonic() + 15
@@ -164,19 +173,90 @@ def test_per_rule_schedule_attribute(tmp_path: Path) -> None:
         f"title: bad timing\nid: 11111111-0000-4000-8000-000000000002\n{head}schedule: {{run_every: soon}}\n"
     )
     (folder / "plain.yml").write_text(f"title: defaults\nid: 11111111-0000-4000-8000-000000000003\n{head}")
-    rules, errors = load_scheduled_sigma([folder], SIGMA_CONFIG, MemoryStore(), run_every=WINDOW,
-                                         buffer_time=WINDOW, query_delay=timedelta(0))
+    rules, errors = load_scheduled_sigma(
+        [folder], SIGMA_CONFIG, MemoryStore(), run_every=WINDOW, buffer_time=WINDOW, query_delay=timedelta(0)
+    )
     by_title = {r.rule.title: r for r in rules}
     own, plain = by_title["own timing"], by_title["defaults"]
     assert (own.run_every, own.buffer_time, own.query_delay) == (
-        timedelta(minutes=5), timedelta(minutes=5), timedelta(seconds=30))
+        timedelta(minutes=5),
+        timedelta(minutes=5),
+        timedelta(seconds=30),
+    )
     assert (plain.run_every, plain.buffer_time, plain.query_delay) == (WINDOW, WINDOW, timedelta(0))
     assert len(errors) == 1 and errors[0].rule_id == "11111111-0000-4000-8000-000000000002"
     assert "schedule.run_every: not a duration" in errors[0].reason and errors[0].path.endswith("bad.yml")
 
 
 def test_scheduled_sigma_without_the_scheduler_is_refused(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "soc.yaml", detection={"sigma": {"mode": "scheduled"},
-                                                            "scheduler": {"enabled": False}})
+    config = write_config(
+        tmp_path / "soc.yaml", detection={"sigma": {"mode": "scheduled"}, "scheduler": {"enabled": False}}
+    )
     with pytest.raises(ConfigError, match=r"detection: .*need scheduler\.enabled: true"):
         load_config(config)
+
+
+def test_engine_runs_scheduled_stateful_rules(tmp_path: Path) -> None:
+    """A stateful rule with ``mode: scheduled`` is not run at ingest: the engine hands it
+    to the scheduler, which finds the brute force in the stored window and raises one alert."""
+    rules = tmp_path / "stateful"
+    rules.mkdir()
+    source = (REPO / "rules" / "stateful" / "ssh_brute_force.yml").read_text(encoding="utf-8")
+    (rules / "ssh_brute_force.yml").write_text(
+        source + "mode: scheduled\nrun_every: {seconds: 1}\nbuffer_time: {minutes: 5}\n", encoding="utf-8"
+    )
+    block = timedelta(minutes=5)
+    now = datetime.now(UTC)
+    if align_down(now + timedelta(seconds=60), block) != align_down(now, block):
+        time.sleep((align_down(now, block) + block - now).total_seconds() + 1)
+        now = datetime.now(UTC)
+    window = align_down(now, block) - block  # the newest complete window when the rule first runs
+    events = [
+        {
+            "@timestamp": format_ts(window + timedelta(seconds=10 * i)),
+            "event": {
+                "id": f"bf-{i}",
+                "action": "ssh_login",
+                "outcome": "failure",
+                "category": ["authentication"],
+            },
+            "source": {"ip": "203.0.113.77"},
+            "host": {"name": "portal01"},
+            "message": f"Failed password for root from 203.0.113.77 port {40000 + i} ssh2",
+        }
+        for i in range(12)
+    ]
+    seed = DuckDBStore(tmp_path / "data" / "events.duckdb")
+    seed.write(events)
+    seed.close()
+    config = write_config(
+        tmp_path / "soc.yaml",
+        detection={
+            "sigma": {"enabled": False},
+            "stateful": {"paths": [str(rules)]},
+            "scheduler": {
+                "run_every_s": 1,
+                "buffer_time_s": 300,
+                "query_delay_s": 0,
+                "log_source_health": {"enabled": False},
+            },
+        },
+    )
+    engine = Engine(load_config(config), tmp_path / "data", serve_api=False)
+    engine.start()
+    rule_id = "0812403a-810b-40a0-9171-46f9b3b7187e"
+    try:
+        assert engine.scheduler is not None and engine.scheduler.wait_ready(30)
+        assert rule_id in {r.rule.id for r in engine.scheduler.rules}
+        stateful = [d for d in engine.detectors if d.name == "stateful"]
+        assert stateful and not stateful[0].observe(events[0])  # not run at ingest
+        deadline = time.monotonic() + 20
+        alerts: list[Any] = []
+        while time.monotonic() < deadline:
+            alerts = [a for a in engine.alerts.list(AlertFilter(), limit=50)[0] if a.rule_id == rule_id]
+            if alerts:
+                break
+            time.sleep(0.2)
+        assert len(alerts) == 1 and alerts[0].source_ip == "203.0.113.77"
+    finally:
+        engine.stop()
