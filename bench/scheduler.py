@@ -8,7 +8,9 @@ the real APScheduler for ``--seconds``: Sigma query rules (SQL), count-threshold
 windows. Each rule starts ``--backlog-minutes`` behind, so the run begins with a catch-up.
 The scheduler's clock is mapped onto the data (its "now" walks through the newest minutes of
 the store), so every window holds events. Prints rule runs (windows) per minute, p50/p95 run
-time, the lag at the end, how long the catch-up took, errors, and peak RSS.
+time, the lag at the end, how long the catch-up took, errors, and peak RSS. Then feeds
+``--flood-ips`` distinct source addresses to the streaming port-scan cardinality rule and
+prints the memory its bounded state takes and the groups it evicted.
 
     .venv/bin/python bench/scheduler.py --events 1000000 --rules 500
     .venv/bin/python bench/scheduler.py --events 10000000 --rules 500 --data-dir /tmp/sched-10m
@@ -41,6 +43,7 @@ from soc.scheduling import RuleScheduler
 from soc.state import StateStore
 from soc.store import DuckDBStore, FieldFilter, Query
 
+REPO = Path(__file__).resolve().parents[1]
 RATE = 1000  # events per second of log time
 HOSTS = 40
 USERS = [f"user{i}" for i in range(300)] + ["root", "admin", "oracle", "postgres"]
@@ -174,6 +177,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit")
     ap.add_argument("--data-dir", type=Path, default=None, help="keep (and reuse) the store here")
+    ap.add_argument("--flood-ips", type=int, default=1_000_000,
+                    help="distinct source IPs fed to the streaming port-scan cardinality rule (0: skip)")
     args = ap.parse_args()
     tmp = None
     if args.data_dir is None:
@@ -269,6 +274,43 @@ def main() -> None:
     state.close()
     if tmp is not None:
         tmp.cleanup()
+    if args.flood_ips:
+        flood_cardinality(args.flood_ips)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def flood_cardinality(distinct: int) -> None:
+    """Feed ``distinct`` firewall denies, each from a new source address, to the shipped
+    port-scan rule (cardinality of destination.port per source.ip) and print the memory
+    its bounded state takes and how many groups it evicted."""
+    from detectors.stateful import StatefulDetector
+
+    with tempfile.TemporaryDirectory() as tmp:
+        state = StateStore(Path(tmp) / "state.db")
+        detector = StatefulDetector([REPO / "rules" / "stateful" / "port_scan.yml"], state=state)
+        before = rss_mb()
+        t0 = datetime(2026, 11, 2, tzinfo=UTC)
+        started = time.perf_counter()
+        for i in range(distinct):
+            detector.observe({
+                "@timestamp": format_ts(t0 + timedelta(milliseconds=i)),
+                "event": {"id": f"flood-{i}", "category": ["network"], "type": ["denied"]},
+                "source": {"ip": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"},
+                "destination": {"ip": "192.0.2.10", "port": 1024 + i % 50_000},
+            })
+        elapsed = time.perf_counter() - started
+        stats = next(iter(detector.stats["per_rule"].values()))
+        print(f"cardinality flood: {distinct:,} distinct source IPs in {elapsed:.1f}s "
+              f"({distinct / elapsed:,.0f} events/s); groups held {stats['groups']:,}, "
+              f"evicted {stats['groups_evicted']:,}; RSS {before:,.0f} -> {rss_mb():,.0f} MB "
+              f"(+{rss_mb() - before:,.0f} MB)")
+        state.close()
 
 
 if __name__ == "__main__":
