@@ -104,7 +104,7 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
-def _string_shape(s: SigmaString) -> tuple[str, str] | None:
+def string_shape(s: SigmaString) -> tuple[str, str] | None:
     """Classify a SigmaString as (kind, literal) for kinds eq/contains/startswith/endswith."""
     parts = list(s.iter_parts())
     names = [p.name for p in parts if isinstance(p, Placeholder)]
@@ -141,7 +141,7 @@ def _wildcard_regex(s: SigmaString, cased: bool) -> re.Pattern[str]:
 
 def _string_test(s: SigmaString, keyword: bool = False) -> ValueTest:
     cased = isinstance(s, SigmaCasedString)
-    shape = _string_shape(s)
+    shape = string_shape(s)
     if shape is not None and keyword and shape[0] == "eq":
         shape = ("contains", shape[1])
     if shape is None:
@@ -377,7 +377,7 @@ def _fast_or(getters: Sequence[Getter], values: list[Any], keyword: bool = False
     for v in values:
         if type(v) is not SigmaString:
             return None
-        shape = _string_shape(v)
+        shape = string_shape(v)
         if shape is None or shape[0] == "any":
             return None
         kind, lit = shape

@@ -28,6 +28,7 @@ from detectors.base import SIGMA_LEVEL_TO_SEVERITY, Match, RuleInfo, Severity
 from detectors.sigma.cache import RuleCache, default_cache_dir
 from detectors.sigma.compiler import DEFAULT_KEYWORD_FIELDS, CompileError, Matcher, compile_rule
 from detectors.sigma.correlation import CorrelationError, CorrelationRuntime, Occurrence, rule_key
+from detectors.sigma.eventcode import CodeIndex, Codes, rule_codes
 from detectors.sigma.fieldmap import FieldMap
 from detectors.sigma.loader import (
     SigmaLoadError,
@@ -37,7 +38,7 @@ from detectors.sigma.loader import (
     rule_source_path,
 )
 from detectors.sigma.logsource import LogsourceMap, RuleIndex
-from detectors.sigma.prefilter import Need, Prefilter, rule_need
+from detectors.sigma.prefilter import Need, rule_need
 from soc.event import Event, parse_ts, utcnow
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "sigma.yaml"
@@ -86,6 +87,7 @@ class CompiledRule:
     correlations: list[CorrelationRuntime]
     rule: SigmaRule | None = None
     need: Need = None
+    codes: Codes = None  # the event codes it can match (None: any)
 
 
 def event_time(event: Event) -> datetime:
@@ -256,7 +258,14 @@ class SigmaDetector:
         need = rule_need(rule, fields, self._keyword_fields, self._placeholders)
         info = rule_info(rule, "sigma")
         return CompiledRule(
-            key, info, matcher, key not in self._silenced, self._feeds.get(key, []), rule, need
+            key,
+            info,
+            matcher,
+            key not in self._silenced,
+            self._feeds.get(key, []),
+            rule,
+            need,
+            rule_codes(rule, fields),
         )
 
     def _make_state(self, compiled: dict[str, CompiledRule]) -> _RuleSet:
@@ -266,7 +275,9 @@ class SigmaDetector:
             by_file[cr.info.source_path].append(cr.key)
             index.add(cr.rule.logsource if cr.rule is not None else None, cr)  # type: ignore[arg-type]
         for bucket in index.all_buckets():
-            bucket.runner = Prefilter(bucket.items, [cr.need for cr in bucket.items])
+            bucket.runner = CodeIndex(
+                bucket.items, [cr.need for cr in bucket.items], [cr.codes for cr in bucket.items]
+            )
         return _RuleSet(index, compiled, dict(by_file))
 
     # ------------------------------------------------------------------ hot reload
@@ -343,6 +354,7 @@ class SigmaDetector:
                     self._feeds.get(key, []),
                     cr.rule,
                     cr.need,
+                    cr.codes,
                 )
         self._state = self._make_state(compiled)  # the atomic swap
         self.errors.extend(errors)

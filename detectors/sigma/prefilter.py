@@ -1,15 +1,18 @@
 """Literal prefilter: which rules of a log source can possibly match an event.
 
-For every rule we derive, from its condition tree, a *need*: a set of ``(paths, literal)``
-atoms at least one of which must hold when the rule matches (``literal`` occurs in the
-lowercased text of one of ``paths``). ``Image|endswith: '\\rundll32.exe'`` needs
-``\\rundll32.exe`` in ``Image``; an OR needs the union of its children's atoms; an AND
-needs the atoms of its most selective child (longest literals); a NOT, a regular
-expression, a number or a CIDR need nothing (``None``): such rules are always candidates.
+For every rule we derive, from its condition tree, a *need*: a set of ``(paths, kind,
+literal)`` atoms at least one of which must hold when the rule matches. ``kind`` says how
+``literal`` must occur in the lowercased text of one of ``paths``: ``eq`` (the whole
+text), ``start``, ``end`` or ``in`` (anywhere). ``Image|endswith: '\\rundll32.exe'``
+needs the text of ``Image`` to end with ``\\rundll32.exe``; a wildcard pattern or a
+number needs its longest literal part somewhere (``in``); an OR needs the union of its
+children's atoms; an AND needs the atoms of its most selective child; a NOT, a regular
+expression or a CIDR need nothing (``None``): such rules are always candidates.
 
-:class:`Prefilter` groups a log source's atoms by field and builds one Aho-Corasick
-automaton per field (``pyahocorasick``; a plain substring loop when it is not installed),
-so an event is scanned once per field, whatever the number of rules, and only the rules
+:class:`Prefilter` groups a log source's atoms by field. Per event and field the text is
+lowercased once; ``eq`` atoms are one dict lookup, ``start``/``end`` atoms one lookup per
+distinct literal length, and ``in`` atoms one Aho-Corasick scan (``pyahocorasick``; a plain
+substring loop when it is not installed), whatever the number of rules. Only the rules
 whose need was met are evaluated in full. The prefilter only narrows: a rule it passes is
 still run by its compiled matcher, so results are exactly those of the matchers alone.
 """
@@ -29,7 +32,7 @@ from sigma.conditions import (
 from sigma.rule import SigmaRule
 from sigma.types import SigmaExpansion, SigmaNumber, SigmaString, SigmaTimestampPart
 
-from detectors.sigma.compiler import condition_trees, expand_placeholders
+from detectors.sigma.compiler import condition_trees, expand_placeholders, string_shape
 from detectors.sigma.fieldmap import FieldMap, make_getter
 from soc.event import Event
 
@@ -39,16 +42,19 @@ except ImportError:  # pragma: no cover - exercised only without the package
     ahocorasick = None
 
 T = TypeVar("T")
-Atom = tuple[tuple[str, ...], str]
+Lit = tuple[str, str]  # (kind, lowercased literal); kind: eq, start, end or in
+Atom = tuple[tuple[str, ...], str, str]  # (paths, kind, literal)
 Need = frozenset[Atom] | None
 
+_KIND = {"eq": "eq", "startswith": "start", "endswith": "end", "contains": "in"}
 
-def _literals(value: Any) -> frozenset[str] | None:
-    """Lowercased literals, one of which a value test needs in the event text."""
+
+def _literals(value: Any, keyword: bool = False) -> frozenset[Lit] | None:
+    """``(kind, literal)`` pairs, one of which a value test needs in the lowercased event text."""
     if isinstance(value, SigmaExpansion):
-        out: set[str] = set()
+        out: set[Lit] = set()
         for v in value.values:
-            lits = _literals(v)
+            lits = _literals(v, keyword)
             if lits is None:
                 return None
             out |= lits
@@ -56,17 +62,21 @@ def _literals(value: Any) -> frozenset[str] | None:
     if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
         n = value.number
         # an integer equality: the event text holds its digits ("4624", "04624", "4624.0")
-        return frozenset([str(n)]) if isinstance(n, int) and not isinstance(n, bool) else None
+        return frozenset([("in", str(n))]) if isinstance(n, int) and not isinstance(n, bool) else None
     if not isinstance(value, SigmaString):
         return None
     if value.contains_placeholder():
         return None
+    shape = string_shape(value)
+    if shape is not None and shape[0] != "any" and shape[1]:
+        kind = "in" if keyword and shape[0] == "eq" else _KIND[shape[0]]
+        return frozenset([(kind, shape[1].lower())])
     best = max((p for p in value.iter_parts() if isinstance(p, str)), key=len, default="")
-    return frozenset([best.lower()]) if best else None
+    return frozenset([("in", best.lower())]) if best else None
 
 
 def _quality(need: frozenset[Atom]) -> tuple[int, int]:
-    return (min(len(lit) for _, lit in need), -len(need))
+    return (min(len(lit) + (8 if kind == "eq" else 0) for _, kind, lit in need), -len(need))
 
 
 class _NeedBuilder:
@@ -81,10 +91,10 @@ class _NeedBuilder:
             if lits is None:
                 return None
             paths = self.fields.paths(node.field)
-            return frozenset((paths, lit) for lit in lits)
+            return frozenset((paths, kind, lit) for kind, lit in lits)
         if isinstance(node, ConditionValueExpression):
-            lits = _literals(self._expand(node.value))
-            return None if lits is None else frozenset((self.keyword_paths, lit) for lit in lits)
+            lits = _literals(self._expand(node.value), keyword=True)
+            return None if lits is None else frozenset((self.keyword_paths, kind, lit) for kind, lit in lits)
         if isinstance(node, ConditionOR):
             out: set[Atom] = set()
             for arg in node.args:
@@ -139,14 +149,24 @@ def _text(value: Any) -> str | None:
 
 
 class _Scanner:
-    """The literals of one event path -> rule indices, as one automaton."""
+    """The atoms of one event path -> rule indices: dict lookups and one automaton."""
 
-    def __init__(self, table: dict[str, set[int]]) -> None:
-        self.table = {lit: tuple(sorted(idx)) for lit, idx in table.items()}
+    def __init__(self, table: dict[Lit, set[int]]) -> None:
+        self.eq: dict[str, tuple[int, ...]] = {}
+        self.start: dict[str, tuple[int, ...]] = {}
+        self.end: dict[str, tuple[int, ...]] = {}
+        contains: dict[str, tuple[int, ...]] = {}
+        for (kind, lit), idx in table.items():
+            {"eq": self.eq, "start": self.start, "end": self.end, "in": contains}[kind][lit] = tuple(
+                sorted(idx)
+            )
+        self.start_lengths = tuple(sorted({len(lit) for lit in self.start}))
+        self.end_lengths = tuple(sorted({len(lit) for lit in self.end}))
+        self.contains = contains
         self.automaton: Any = None
-        if ahocorasick is not None:
+        if ahocorasick is not None and contains:
             automaton = ahocorasick.Automaton()
-            for lit, idx in self.table.items():
+            for lit, idx in contains.items():
                 automaton.add_word(lit, idx)
             automaton.make_automaton()
             self.automaton = automaton
@@ -160,11 +180,26 @@ class _Scanner:
         if not t:
             return
         t = t.lower()
+        found = self.eq.get(t)
+        if found is not None:
+            hits.update(found)
+        if self.start_lengths:
+            start = self.start
+            for n in self.start_lengths:
+                found = start.get(t[:n])
+                if found is not None:
+                    hits.update(found)
+        if self.end_lengths:
+            end = self.end
+            for n in self.end_lengths:
+                found = end.get(t[-n:])
+                if found is not None:
+                    hits.update(found)
         if self.automaton is not None:
             for _, idx in self.automaton.iter(t):
                 hits.update(idx)
-        else:
-            for lit, idx in self.table.items():
+        elif self.contains:
+            for lit, idx in self.contains.items():
                 if lit in t:
                     hits.update(idx)
 
@@ -181,14 +216,14 @@ class Prefilter(Generic[T]):
     def __init__(self, items: Sequence[T], needs: Sequence[Need]) -> None:
         self.items = list(items)
         always: list[int] = []
-        per_path: dict[str, dict[str, set[int]]] = {}
+        per_path: dict[str, dict[Lit, set[int]]] = {}
         for i, need in enumerate(needs):
             if not need:
                 always.append(i)
                 continue
-            for paths, lit in need:
+            for paths, kind, lit in need:
                 for path in paths:
-                    per_path.setdefault(path, {}).setdefault(lit, set()).add(i)
+                    per_path.setdefault(path, {}).setdefault((kind, lit), set()).add(i)
         self.always = frozenset(always)
         self._always_items = [self.items[i] for i in sorted(always)]
         # paths "a.b.key" with a shared parent "a.b" are scanned by iterating the parent
