@@ -6,8 +6,9 @@ literal)`` atoms at least one of which must hold when the rule matches. ``kind``
 text), ``start``, ``end`` or ``in`` (anywhere). ``Image|endswith: '\\rundll32.exe'``
 needs the text of ``Image`` to end with ``\\rundll32.exe``; a wildcard pattern or a
 number needs its longest literal part somewhere (``in``); an OR needs the union of its
-children's atoms; an AND needs the atoms of its most selective child; a NOT, a regular
-expression or a CIDR need nothing (``None``): such rules are always candidates.
+children's atoms; an AND needs the atoms of its most selective child; a regular
+expression needs the literals :mod:`.regexneed` finds in it; a NOT or a CIDR need
+nothing (``None``): such rules are always candidates.
 
 :class:`Prefilter` groups a log source's atoms by field. Per event and field the text is
 lowercased once; ``eq`` atoms are one dict lookup, ``start``/``end`` atoms one lookup per
@@ -30,10 +31,17 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 from sigma.rule import SigmaRule
-from sigma.types import SigmaExpansion, SigmaNumber, SigmaString, SigmaTimestampPart
+from sigma.types import (
+    SigmaExpansion,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SigmaTimestampPart,
+)
 
 from detectors.sigma.compiler import condition_trees, expand_placeholders, string_shape
 from detectors.sigma.fieldmap import FieldMap, make_getter
+from detectors.sigma.regexneed import required_literals
 from soc.event import Event
 
 try:  # C implementation; optional
@@ -63,6 +71,8 @@ def _literals(value: Any, keyword: bool = False) -> frozenset[Lit] | None:
         n = value.number
         # an integer equality: the event text holds its digits ("4624", "04624", "4624.0")
         return frozenset([("in", str(n))]) if isinstance(n, int) and not isinstance(n, bool) else None
+    if isinstance(value, SigmaRegularExpression):
+        return _regex_literals(value)
     if not isinstance(value, SigmaString):
         return None
     if value.contains_placeholder():
@@ -73,6 +83,16 @@ def _literals(value: Any, keyword: bool = False) -> frozenset[Lit] | None:
         return frozenset([(kind, shape[1].lower())])
     best = max((p for p in value.iter_parts() if isinstance(p, str)), key=len, default="")
     return frozenset([("in", best.lower())]) if best else None
+
+
+def _regex_literals(value: SigmaRegularExpression) -> frozenset[Lit] | None:
+    if any(not isinstance(p, str) for p in value.regexp.iter_parts()):
+        return None  # placeholders: the compiler rejects the rule
+    flags = 0
+    for flag in value.flags:
+        flags |= SigmaRegularExpression.sigma_to_python_flags[flag]
+    lits = required_literals(str(value.regexp), flags)
+    return None if lits is None else frozenset(("in", lit) for lit in lits)
 
 
 def _quality(need: frozenset[Atom]) -> tuple[int, int]:
@@ -148,6 +168,45 @@ def _text(value: Any) -> str | None:
     return None
 
 
+_GRAM_MIN_LITERALS = 16  # below this, testing each literal is as cheap as the gram set
+
+
+class _GramIndex:
+    """Substring search for many literals without an automaton: each literal of 3 or more
+    characters is filed under one of its trigrams (the one shared by the fewest literals),
+    so a text only tests the literals filed under trigrams it contains; a C-level
+    ``set(zip(...))`` of the text's trigrams and one set intersection pick them."""
+
+    def __init__(self, contains: dict[str, tuple[int, ...]]) -> None:
+        self.contains = contains
+        self.short = [lit for lit in contains if len(lit) < 3]
+        grams_of = {
+            lit: {tuple(lit[i : i + 3]) for i in range(len(lit) - 2)} for lit in contains if len(lit) >= 3
+        }
+        freq: dict[tuple[str, ...], int] = {}
+        for grams in grams_of.values():
+            for g in grams:
+                freq[g] = freq.get(g, 0) + 1
+        self.by_gram: dict[tuple[str, ...], list[str]] = {}
+        for lit, grams in grams_of.items():
+            anchor = min(grams, key=lambda g: (freq[g], g))
+            self.by_gram.setdefault(anchor, []).append(lit)
+        self.keys = frozenset(self.by_gram)
+
+    def scan(self, t: str, hits: set[int]) -> None:
+        contains = self.contains
+        for lit in self.short:
+            if lit in t:
+                hits.update(contains[lit])
+        if len(t) < 3:
+            return
+        by_gram = self.by_gram
+        for gram in self.keys.intersection(zip(t, t[1:], t[2:], strict=False)):
+            for lit in by_gram[gram]:
+                if lit in t:
+                    hits.update(contains[lit])
+
+
 class _Scanner:
     """The atoms of one event path -> rule indices: dict lookups and one automaton."""
 
@@ -164,12 +223,15 @@ class _Scanner:
         self.end_lengths = tuple(sorted({len(lit) for lit in self.end}))
         self.contains = contains
         self.automaton: Any = None
+        self.grams: _GramIndex | None = None
         if ahocorasick is not None and contains:
             automaton = ahocorasick.Automaton()
             for lit, idx in contains.items():
                 automaton.add_word(lit, idx)
             automaton.make_automaton()
             self.automaton = automaton
+        elif len(contains) > _GRAM_MIN_LITERALS:
+            self.grams = _GramIndex(contains)
 
     def scan(self, value: Any, hits: set[int]) -> None:
         if isinstance(value, list):
@@ -198,10 +260,12 @@ class _Scanner:
         if self.automaton is not None:
             for _, idx in self.automaton.iter(t):
                 hits.update(idx)
+        elif self.grams is not None:
+            self.grams.scan(t, hits)
         elif self.contains:
-            for lit, idx in self.contains.items():
-                if lit in t:
-                    hits.update(idx)
+            contains = self.contains
+            for lit in filter(t.__contains__, contains):  # the loop runs in C
+                hits.update(contains[lit])
 
 
 class Prefilter(Generic[T]):
