@@ -26,7 +26,9 @@ from tests.helpers_sigma_reference import compile_rule as reference_compile
 DATASETS = Path(os.environ.get("SOC_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 SIGMA = DATASETS / "sigma"
 WINDOWS = DATASETS / "logs" / "endpoint" / "windows"
-CORPUS_DIRS = ["rules", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance", "rules-placeholder"]
+CORPUS_DIRS = [
+    "rules", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance", "rules-placeholder",
+]
 
 pytestmark = pytest.mark.skipif(
     not (SIGMA / "rules").is_dir() or not WINDOWS.is_dir(),
@@ -35,7 +37,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def _samples() -> list[Event]:
-    files = sorted(p for p in WINDOWS.rglob("*") if p.suffix in (".evtx", ".json") and ".golden" not in p.name)
+    files = sorted(
+        p for p in WINDOWS.rglob("*") if p.suffix in (".evtx", ".json") and ".golden" not in p.name
+    )
     records = [r for f in files for r in FileReader(f).records()]
     result = BatchResult()
     Processor(ParserSet(timezone="UTC")).parse(records, result)
@@ -49,7 +53,8 @@ def _variants(events: list[Event]) -> list[Event]:
         code = (event.get("event") or {}).get("code")
         if code is None:
             continue
-        shapes: list[Any] = [int(code) if str(code).isdigit() else code, f"0{code}", f" {code} ", [code], None]
+        as_int = int(code) if str(code).isdigit() else code
+        shapes: list[Any] = [as_int, f"0{code}", f" {code} ", [code], None]
         e = copy.deepcopy(event)
         shape = shapes[i % len(shapes)]
         if shape is None:

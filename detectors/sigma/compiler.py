@@ -326,7 +326,19 @@ def _any_getter(getters: Sequence[Getter], test: ValueTest) -> Matcher:
 
     if len(getters) == 1:
         get = getters[0]
-        return lambda e: on_value(get(e))
+
+        def one(e: Event) -> bool:
+            value = get(e)
+            if value is None:
+                return False
+            if isinstance(value, list):
+                return any(test(x) for x in value if x is not None)
+            return test(value)
+
+        return one
+    if len(getters) == 2:
+        g1, g2 = getters
+        return lambda e: on_value(g1(e)) or on_value(g2(e))
     return lambda e: any(on_value(g(e)) for g in getters)
 
 
@@ -495,21 +507,22 @@ class _Compiler:
 
 
 def _or(ms: list[Matcher]) -> Matcher:
+    """``any`` of the matchers, left to right, as a balanced tree of two-way closures
+    (no generator per event; depth log2 of the number of matchers)."""
     if len(ms) == 1:
         return ms[0]
-    if len(ms) == 2:
-        a, b = ms
-        return lambda e: a(e) or b(e)
-    return lambda e: any(m(e) for m in ms)
+    half = len(ms) // 2
+    a, b = _or(ms[:half]), _or(ms[half:])
+    return lambda e: a(e) or b(e)
 
 
 def _and(ms: list[Matcher]) -> Matcher:
+    """``all`` of the matchers, left to right, as a balanced tree of two-way closures."""
     if len(ms) == 1:
         return ms[0]
-    if len(ms) == 2:
-        a, b = ms
-        return lambda e: a(e) and b(e)
-    return lambda e: all(m(e) for m in ms)
+    half = len(ms) // 2
+    a, b = _and(ms[:half]), _and(ms[half:])
+    return lambda e: a(e) and b(e)
 
 
 def condition_trees(rule: SigmaRule) -> list[Any]:

@@ -380,6 +380,11 @@ class SigmaDetector:
                     self._propagate(cr.key, Occurrence(ts, [event], {}), out)
         return out
 
+    def candidates(self, event: Event) -> list[CompiledRule]:
+        """The rules :meth:`observe` evaluates in full for ``event`` (after the log source,
+        event code and literal indexes), for benches and reports."""
+        return [cr for bucket in self._state.index.dispatch(event) for cr in bucket.runner.candidates(event)]
+
     def _propagate(self, key: str, occ: Occurrence, out: list[Match]) -> None:
         pending = [(key, occ)]
         while pending:

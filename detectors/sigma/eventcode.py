@@ -108,12 +108,19 @@ def rule_codes(rule: SigmaRule, fields: FieldMap) -> Codes:
 
 
 class CodeIndex(Generic[T]):
-    """A log source's rules split by the codes they can match, each part prefiltered."""
+    """A log source's rules split by the codes they can match, each part prefiltered.
+
+    Each rule's literals are indexed once: rules with codes in one prefilter per code,
+    the others in one shared prefilter; an event's candidates are the union of its code's
+    and the shared ones, in log source order. Events without a canonical code use a
+    prefilter over every rule, built on first use.
+    """
 
     def __init__(self, items: Sequence[T], needs: Sequence[Need], codes: Sequence[Codes]) -> None:
         self.items = list(items)
+        self._needs = list(needs)
         self._get: Callable[[Event], Any] = make_getter(CODE_PATH)
-        self._all = Prefilter(self.items, needs)
+        self._all: Prefilter[T] | None = None
         per_code: dict[str, list[int]] = {}
         anycode: list[int] = []
         for i, c in enumerate(codes):
@@ -122,23 +129,32 @@ class CodeIndex(Generic[T]):
             else:
                 for code in c:
                     per_code.setdefault(code, []).append(i)
-        self._other = Prefilter([self.items[i] for i in anycode], [needs[i] for i in anycode])
-        self._by_code: dict[str, Prefilter[T]] = {}
-        for code, idx in per_code.items():
-            part = sorted(set(idx) | set(anycode))
-            self._by_code[code] = Prefilter([self.items[i] for i in part], [needs[i] for i in part])
+        self._other: Prefilter[int] = Prefilter(anycode, [needs[i] for i in anycode])
+        self._by_code: dict[str, Prefilter[int]] = {
+            code: Prefilter(idx, [needs[i] for i in idx]) for code, idx in per_code.items()
+        }
 
     @property
     def prefiltered(self) -> int:
         """How many rules have a literal need (see :class:`Prefilter`)."""
-        return self._all.prefiltered
+        return sum(1 for n in self._needs if n)
 
     def candidates(self, event: Event) -> list[T]:
         """The rules that can match ``event``, in log source order."""
         code = canonical_code(self._get(event))
         if code is None:
+            if self._all is None:
+                self._all = Prefilter(self.items, self._needs)
             return self._all.candidates(event)
-        return self._by_code.get(code, self._other).candidates(event)
+        items = self.items
+        shared = self._other.candidates(event)
+        own = self._by_code.get(code)
+        if own is None:
+            return [items[i] for i in shared]
+        mine = own.candidates(event)
+        if not mine:
+            return [items[i] for i in shared]
+        return [items[i] for i in sorted(shared + mine)]
 
 
 __all__ = ["CodeIndex", "canonical_code", "rule_codes"]

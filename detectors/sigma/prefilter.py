@@ -20,18 +20,21 @@ still run by its compiled matcher, so results are exactly those of the matchers 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
-    ConditionNOT,
     ConditionOR,
     ConditionValueExpression,
 )
 from sigma.rule import SigmaRule
 from sigma.types import (
+    Placeholder,
     SigmaExpansion,
     SigmaNumber,
     SigmaRegularExpression,
@@ -52,7 +55,10 @@ except ImportError:  # pragma: no cover - exercised only without the package
 T = TypeVar("T")
 Lit = tuple[str, str]  # (kind, lowercased literal); kind: eq, start, end or in
 Atom = tuple[tuple[str, ...], str, str]  # (paths, kind, literal)
-Need = frozenset[Atom] | None
+Clause = frozenset[Atom]  # holds when any of its atoms holds
+Need = tuple[Clause, ...] | None  # every clause must hold (None: no need known)
+
+MAX_CLAUSES = 2  # clauses kept per rule (the most selective ones)
 
 _KIND = {"eq": "eq", "startswith": "start", "endswith": "end", "contains": "in"}
 
@@ -86,8 +92,8 @@ def _literals(value: Any, keyword: bool = False) -> frozenset[Lit] | None:
 
 
 def _regex_literals(value: SigmaRegularExpression) -> frozenset[Lit] | None:
-    if any(not isinstance(p, str) for p in value.regexp.iter_parts()):
-        return None  # placeholders: the compiler rejects the rule
+    if any(isinstance(p, Placeholder) for p in value.regexp.iter_parts()):
+        return None  # the compiler rejects the rule
     flags = 0
     for flag in value.flags:
         flags |= SigmaRegularExpression.sigma_to_python_flags[flag]
@@ -95,40 +101,51 @@ def _regex_literals(value: SigmaRegularExpression) -> frozenset[Lit] | None:
     return None if lits is None else frozenset(("in", lit) for lit in lits)
 
 
-def _quality(need: frozenset[Atom]) -> tuple[int, int]:
-    return (min(len(lit) + (8 if kind == "eq" else 0) for _, kind, lit in need), -len(need))
+def _quality(clause: Clause) -> tuple[int, int]:
+    return (min(len(lit) + (8 if kind == "eq" else 0) for _, kind, lit in clause), -len(clause))
+
+
+def _best(clauses: list[Clause], n: int) -> list[Clause]:
+    return sorted(set(clauses), key=_quality, reverse=True)[:n]
 
 
 class _NeedBuilder:
+    """A condition tree to clauses that all hold when it matches (a conjunctive normal form
+    kept small: an AND concatenates its children's clauses, an OR unites the best clause
+    of each child into one, a NOT or an item without literals gives none)."""
+
     def __init__(self, fields: FieldMap, keyword_paths: tuple[str, ...], placeholders: Mapping[str, Any]):
         self.fields = fields
         self.keyword_paths = keyword_paths
         self.placeholders = placeholders
 
-    def node(self, node: Any) -> Need:
+    def node(self, node: Any) -> list[Clause]:
         if isinstance(node, ConditionFieldEqualsValueExpression):
             lits = _literals(self._expand(node.value))
             if lits is None:
-                return None
+                return []
             paths = self.fields.paths(node.field)
-            return frozenset((paths, kind, lit) for kind, lit in lits)
+            return [frozenset((paths, kind, lit) for kind, lit in lits)]
         if isinstance(node, ConditionValueExpression):
             lits = _literals(self._expand(node.value), keyword=True)
-            return None if lits is None else frozenset((self.keyword_paths, kind, lit) for kind, lit in lits)
+            return [] if lits is None else [frozenset((self.keyword_paths, kind, lit) for kind, lit in lits)]
         if isinstance(node, ConditionOR):
-            out: set[Atom] = set()
-            for arg in node.args:
-                need = self.node(arg)
-                if need is None:
-                    return None
-                out |= need
-            return frozenset(out)
+            return self.any_of(node.args)
         if isinstance(node, ConditionAND):
-            needs = [n for n in (self.node(a) for a in node.args) if n]
-            return max(needs, key=_quality) if needs else None
-        if isinstance(node, ConditionNOT):
-            return None
-        return None
+            out: list[Clause] = []
+            for arg in node.args:
+                out.extend(self.node(arg))
+            return _best(out, MAX_CLAUSES)
+        return []  # NOT, or anything else: no need known
+
+    def any_of(self, nodes: Sequence[Any]) -> list[Clause]:
+        union: set[Atom] = set()
+        for arg in nodes:
+            clauses = self.node(arg)
+            if not clauses:
+                return []
+            union |= _best(clauses, 1)[0]
+        return [frozenset(union)] if union else []
 
     def _expand(self, value: Any) -> Any:
         try:
@@ -146,16 +163,11 @@ def rule_need(
     """The rule's need (``None``: it must always be evaluated)."""
     keyword_paths = tuple(p for f in keyword_fields for p in fields.paths(f))
     builder = _NeedBuilder(fields, keyword_paths, placeholders or {})
-    out: set[Atom] = set()
     try:
-        for tree in condition_trees(rule):
-            need = builder.node(tree)
-            if need is None:
-                return None
-            out |= need
+        clauses = builder.any_of(condition_trees(rule))
     except Exception:  # anything odd: no prefilter for this rule
         return None
-    return frozenset(out) or None
+    return tuple(clauses) or None
 
 
 def _text(value: Any) -> str | None:
@@ -166,6 +178,11 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         return str(value)
     return None
+
+
+@lru_cache(maxsize=65536)
+def _trigrams(lit: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(zip(lit, lit[1:], lit[2:], strict=False))
 
 
 _GRAM_MIN_LITERALS = 16  # below this, testing each literal is as cheap as the gram set
@@ -180,17 +197,11 @@ class _GramIndex:
     def __init__(self, contains: dict[str, tuple[int, ...]]) -> None:
         self.contains = contains
         self.short = [lit for lit in contains if len(lit) < 3]
-        grams_of = {
-            lit: {tuple(lit[i : i + 3]) for i in range(len(lit) - 2)} for lit in contains if len(lit) >= 3
-        }
-        freq: dict[tuple[str, ...], int] = {}
-        for grams in grams_of.values():
-            for g in grams:
-                freq[g] = freq.get(g, 0) + 1
+        grams_of = {lit: _trigrams(lit) for lit in contains if len(lit) >= 3}
+        freq = Counter(chain.from_iterable(grams_of.values()))
         self.by_gram: dict[tuple[str, ...], list[str]] = {}
         for lit, grams in grams_of.items():
-            anchor = min(grams, key=lambda g: (freq[g], g))
-            self.by_gram.setdefault(anchor, []).append(lit)
+            self.by_gram.setdefault(min(grams, key=freq.__getitem__), []).append(lit)
         self.keys = frozenset(self.by_gram)
 
     def scan(self, t: str, hits: set[int]) -> None:
@@ -280,14 +291,27 @@ class Prefilter(Generic[T]):
     def __init__(self, items: Sequence[T], needs: Sequence[Need]) -> None:
         self.items = list(items)
         always: list[int] = []
-        per_path: dict[str, dict[Lit, set[int]]] = {}
+        per_path: dict[str, dict[Lit, set[int]]] = {}  # literals -> clause ids
+        rule_of: list[int] = []  # clause id -> rule index
+        partner: list[int] = []  # clause id -> the rule's other clause id (-1: none)
         for i, need in enumerate(needs):
             if not need:
                 always.append(i)
                 continue
-            for paths, kind, lit in need:
-                for path in paths:
-                    per_path.setdefault(path, {}).setdefault((kind, lit), set()).add(i)
+            clauses = (need,) if isinstance(need, frozenset) else need
+            first = len(rule_of)
+            for clause in clauses:
+                for paths, kind, lit in clause:
+                    for path in paths:
+                        per_path.setdefault(path, {}).setdefault((kind, lit), set()).add(len(rule_of))
+                rule_of.append(i)
+                partner.append(-1)
+            if len(clauses) == 2:
+                partner[first], partner[first + 1] = first + 1, first
+            elif len(clauses) > 2:
+                raise ValueError(f"a need has at most 2 clauses, not {len(clauses)}")
+        self._rule_of = rule_of
+        self._partner = partner
         self.always = frozenset(always)
         self._always_items = [self.items[i] for i in sorted(always)]
         # paths "a.b.key" with a shared parent "a.b" are scanned by iterating the parent
@@ -301,10 +325,15 @@ class Prefilter(Generic[T]):
         for parent, paths in by_parent.items():
             if len(paths) >= 4:
                 parents[parent] = {p.rpartition(".")[2]: _Scanner(per_path.pop(p)) for p in paths}
+        top: dict[str, _Scanner] = {}  # top-level keys: one pass over the event's own keys
         for path, table in per_path.items():
-            single.append((make_getter(path), _Scanner(table), path))
+            if "." in path:
+                single.append((make_getter(path), _Scanner(table), path))
+            else:
+                top[path] = _Scanner(table)
         self._parents = [(make_getter(parent), keys, parent) for parent, keys in parents.items()]
         self._single = single
+        self._top = top
 
     @property
     def prefiltered(self) -> int:
@@ -330,11 +359,27 @@ class Prefilter(Generic[T]):
             value = get(event)
             if value is not None:
                 scanner.scan(value, hits)
+        top = self._top
+        if top:
+            if len(event) <= len(top):
+                for key, value in event.items():
+                    scanner = top.get(key)
+                    if scanner is not None and value is not None:
+                        scanner.scan(value, hits)
+            else:
+                for key, scanner in top.items():
+                    value = event.get(key)
+                    if value is not None:
+                        scanner.scan(value, hits)
         if not hits:
             return self._always_items
-        hits |= self.always
+        rule_of, partner = self._rule_of, self._partner
+        met = {rule_of[j] for j in hits if partner[j] < 0 or partner[j] in hits}
+        if not met:
+            return self._always_items
+        met |= self.always
         items = self.items
-        return [items[i] for i in sorted(hits)]
+        return [items[i] for i in sorted(met)]
 
 
 def build_prefilter(items: Sequence[T], needs: Sequence[Need]) -> Prefilter[T]:
