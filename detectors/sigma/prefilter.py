@@ -6,14 +6,16 @@ literal)`` atoms at least one of which must hold when the rule matches. ``kind``
 text), ``start``, ``end`` or ``in`` (anywhere). ``Image|endswith: '\\rundll32.exe'``
 needs the text of ``Image`` to end with ``\\rundll32.exe``; a wildcard pattern or a
 number needs its longest literal part somewhere (``in``); an OR needs the union of its
-children's atoms; an AND needs the atoms of its most selective child; a regular
-expression needs the literals :mod:`.regexneed` finds in it; a NOT or a CIDR need
-nothing (``None``): such rules are always candidates.
+children's atoms; an AND needs the needs of its children (a rule keeps its two most
+selective *clauses*, both of which must be met); a regular expression needs the literals
+:mod:`.regexneed` finds in it; a NOT or a CIDR need nothing (``None``): such rules are
+always candidates.
 
 :class:`Prefilter` groups a log source's atoms by field. Per event and field the text is
 lowercased once; ``eq`` atoms are one dict lookup, ``start``/``end`` atoms one lookup per
-distinct literal length, and ``in`` atoms one Aho-Corasick scan (``pyahocorasick``; a plain
-substring loop when it is not installed), whatever the number of rules. Only the rules
+distinct literal length, and ``in`` atoms one Aho-Corasick scan (``pyahocorasick``, when
+installed) or a trigram index (:class:`_Literals`), whatever the number of rules; literals
+with non-ASCII characters are only looked for in non-ASCII texts. Only the rules
 whose need was met are evaluated in full. The prefilter only narrows: a rule it passes is
 still run by its compiled matcher, so results are exactly those of the matchers alone.
 """
@@ -185,19 +187,24 @@ def _trigrams(lit: str) -> frozenset[tuple[str, ...]]:
     return frozenset(zip(lit, lit[1:], lit[2:], strict=False))
 
 
-_GRAM_MIN_LITERALS = 16  # below this, testing each literal is as cheap as the gram set
+_GRAM_MIN_LITERALS = 64  # below this, testing each literal (in C) is cheaper than the gram set
 
 
-class _GramIndex:
-    """Substring search for many literals without an automaton: each literal of 3 or more
-    characters is filed under one of its trigrams (the one shared by the fewest literals),
-    so a text only tests the literals filed under trigrams it contains; a C-level
-    ``set(zip(...))`` of the text's trigrams and one set intersection pick them."""
+class _Literals:
+    """Which of many literals occur in a text (no automaton needed).
+
+    Many literals: each literal of 3 or more characters is filed under one of its
+    trigrams (the one shared by the fewest literals), so a text only tests the literals
+    filed under trigrams it contains, picked by a C-level ``zip`` of the text and one set
+    intersection; shorter literals are tested one by one. Few literals: each is tested,
+    in a C-level ``filter``.
+    """
 
     def __init__(self, contains: dict[str, tuple[int, ...]]) -> None:
         self.contains = contains
-        self.short = [lit for lit in contains if len(lit) < 3]
-        grams_of = {lit: _trigrams(lit) for lit in contains if len(lit) >= 3}
+        self.indexed = len(contains) > _GRAM_MIN_LITERALS
+        self.short = [lit for lit in contains if len(lit) < 3 or not self.indexed]
+        grams_of = {lit: _trigrams(lit) for lit in contains if len(lit) >= 3 and self.indexed}
         freq = Counter(chain.from_iterable(grams_of.values()))
         self.by_gram: dict[tuple[str, ...], list[str]] = {}
         for lit, grams in grams_of.items():
@@ -206,16 +213,14 @@ class _GramIndex:
 
     def scan(self, t: str, hits: set[int]) -> None:
         contains = self.contains
-        for lit in self.short:
-            if lit in t:
-                hits.update(contains[lit])
-        if len(t) < 3:
+        for lit in filter(t.__contains__, self.short):
+            hits.update(contains[lit])
+        if not self.keys or len(t) < 3:
             return
         by_gram = self.by_gram
         for gram in self.keys.intersection(zip(t, t[1:], t[2:], strict=False)):
-            for lit in by_gram[gram]:
-                if lit in t:
-                    hits.update(contains[lit])
+            for lit in filter(t.__contains__, by_gram[gram]):
+                hits.update(contains[lit])
 
 
 class _Scanner:
@@ -230,19 +235,30 @@ class _Scanner:
             {"eq": self.eq, "start": self.start, "end": self.end, "in": contains}[kind][lit] = tuple(
                 sorted(idx)
             )
+        # suffixes with a backslash (``\\rundll32.exe``), by what follows their last one: a
+        # text ending with such a suffix has the same last path segment, one dict lookup
+        self.end_by_tail: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+        for lit in [lit for lit in self.end if "\\" in lit]:
+            tail = lit[lit.rfind("\\") + 1 :]
+            self.end_by_tail.setdefault(tail, []).append((lit, self.end.pop(lit)))
         self.start_lengths = tuple(sorted({len(lit) for lit in self.start}))
         self.end_lengths = tuple(sorted({len(lit) for lit in self.end}))
         self.contains = contains
         self.automaton: Any = None
-        self.grams: _GramIndex | None = None
+        # literals with non-ASCII characters (emoji lists) cannot occur in an ASCII text
+        self.ascii: _Literals | None = None
+        self.wide: _Literals | None = None
         if ahocorasick is not None and contains:
             automaton = ahocorasick.Automaton()
             for lit, idx in contains.items():
                 automaton.add_word(lit, idx)
             automaton.make_automaton()
             self.automaton = automaton
-        elif len(contains) > _GRAM_MIN_LITERALS:
-            self.grams = _GramIndex(contains)
+        elif contains:
+            ascii_ = {lit: idx for lit, idx in contains.items() if lit.isascii()}
+            wide = {lit: idx for lit, idx in contains.items() if not lit.isascii()}
+            self.ascii = _Literals(ascii_) if ascii_ else None
+            self.wide = _Literals(wide) if wide else None
 
     def scan(self, value: Any, hits: set[int]) -> None:
         if isinstance(value, list):
@@ -268,15 +284,20 @@ class _Scanner:
                 found = end.get(t[-n:])
                 if found is not None:
                     hits.update(found)
+        if self.end_by_tail:
+            tails = self.end_by_tail.get(t[t.rfind("\\") + 1 :])
+            if tails is not None:
+                for lit, idx in tails:
+                    if t.endswith(lit):
+                        hits.update(idx)
         if self.automaton is not None:
             for _, idx in self.automaton.iter(t):
                 hits.update(idx)
-        elif self.grams is not None:
-            self.grams.scan(t, hits)
-        elif self.contains:
-            contains = self.contains
-            for lit in filter(t.__contains__, contains):  # the loop runs in C
-                hits.update(contains[lit])
+        else:
+            if self.ascii is not None:
+                self.ascii.scan(t, hits)
+            if self.wide is not None and not t.isascii():
+                self.wide.scan(t, hits)
 
 
 class Prefilter(Generic[T]):
