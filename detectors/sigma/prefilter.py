@@ -141,6 +141,8 @@ class _NeedBuilder:
         return []  # NOT, or anything else: no need known
 
     def any_of(self, nodes: Sequence[Any]) -> list[Clause]:
+        if len(nodes) == 1:
+            return self.node(nodes[0])
         union: set[Atom] = set()
         for arg in nodes:
             clauses = self.node(arg)
