@@ -116,3 +116,23 @@ def test_prefilter_atoms_are_typed() -> None:
     # the suffix alone (contains, not endswith) or the command line alone do not pass
     for changed in ({"Image": "C:\\rundll32.exe.bak"}, {"CommandLine": "nothing"}):
         assert pf.candidates({"winlog": {"event_data": {**data, **changed}}}) == []
+
+
+def test_literal_index_finds_exactly_the_literals_a_loop_finds() -> None:
+    import random
+
+    from detectors.sigma.prefilter import _Scanner
+
+    rng = random.Random(7)
+    alphabet = "abcdef0123456789\\-. =:/"
+    words = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(400)}
+    words |= {"🥻", "é\\x", "ab", "`"}
+    table = {("in", w): {i} for i, w in enumerate(sorted(words))}
+    scanner = _Scanner(table)
+    index = {w: i for (_, w), (i,) in table.items()}
+    for _ in range(300):
+        parts = [rng.choice(sorted(words)) if rng.random() < 0.3 else rng.choice(alphabet) for _ in range(60)]
+        text = "".join(parts)
+        hits: set[int] = set()
+        scanner.scan(text, hits)
+        assert hits == {index[w] for w in words if w in text}
