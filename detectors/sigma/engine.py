@@ -1,8 +1,10 @@
 """``SigmaDetector``: the streaming detector running Sigma rules and correlations.
 
 Rules are loaded (:mod:`.loader`), compiled once (:mod:`.compiler`) and indexed by log
-source (:mod:`.logsource`). ``observe(event)`` tests the event against the rules of the
-log sources it belongs to, returns matches of rules that generate output, and feeds the
+source (:mod:`.logsource`), then within a log source by the event codes they can match
+(:mod:`.eventcode`) and by the literals they need (:mod:`.prefilter`, :mod:`.regexneed`).
+``observe(event)`` runs in full only the rules those indexes leave (they only narrow:
+``tests/test_sigma_parity.py``), returns matches of rules that generate output, and feeds the
 correlations (:mod:`.correlation`) that reference the matched rules; correlation matches
 may feed further (chained) correlations.
 
