@@ -263,14 +263,19 @@ class _Scanner:
             self.wide = _Literals(wide) if wide else None
 
     def scan(self, value: Any, hits: set[int]) -> None:
-        if isinstance(value, list):
-            for v in value:
-                self.scan(v, hits) if not isinstance(v, list) else None
-            return
-        t = _text(value)
-        if not t:
-            return
-        t = t.lower()
+        if type(value) is str:  # the usual case, without a call
+            if not value:
+                return
+            t = value.lower()
+        else:
+            if isinstance(value, list):
+                for v in value:
+                    self.scan(v, hits) if not isinstance(v, list) else None
+                return
+            text = _text(value)
+            if not text:
+                return
+            t = text.lower()
         found = self.eq.get(t)
         if found is not None:
             hits.update(found)
