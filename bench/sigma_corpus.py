@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
     paths = [DATASETS / "sigma" / d for d in CORPUS_DIRS]
+    if not paths[0].is_dir() or not WINDOWS.is_dir():
+        sys.exit(f"SigmaHQ corpus or Windows samples not found under {DATASETS} (set SOC_DATASETS)")
     with tempfile.TemporaryDirectory() as cache:
         cfg = {**load_config(), "cache_dir": cache}
         t, c = time.perf_counter(), time.process_time()
