@@ -143,6 +143,9 @@ class CodeIndex(Generic[T]):
         """The rules that can match ``event``, in log source order."""
         code = canonical_code(self._get(event))
         if code is None:
+            if not self._by_code:  # no rule names a code: the shared prefilter has them all
+                items = self.items
+                return [items[i] for i in self._other.candidates(event)]
             if self._all is None:
                 self._all = Prefilter(self.items, self._needs)
             return self._all.candidates(event)
