@@ -104,7 +104,7 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
-def _string_shape(s: SigmaString) -> tuple[str, str] | None:
+def string_shape(s: SigmaString) -> tuple[str, str] | None:
     """Classify a SigmaString as (kind, literal) for kinds eq/contains/startswith/endswith."""
     parts = list(s.iter_parts())
     names = [p.name for p in parts if isinstance(p, Placeholder)]
@@ -141,7 +141,7 @@ def _wildcard_regex(s: SigmaString, cased: bool) -> re.Pattern[str]:
 
 def _string_test(s: SigmaString, keyword: bool = False) -> ValueTest:
     cased = isinstance(s, SigmaCasedString)
-    shape = _string_shape(s)
+    shape = string_shape(s)
     if shape is not None and keyword and shape[0] == "eq":
         shape = ("contains", shape[1])
     if shape is None:
@@ -326,7 +326,19 @@ def _any_getter(getters: Sequence[Getter], test: ValueTest) -> Matcher:
 
     if len(getters) == 1:
         get = getters[0]
-        return lambda e: on_value(get(e))
+
+        def one(e: Event) -> bool:
+            value = get(e)
+            if value is None:
+                return False
+            if isinstance(value, list):
+                return any(test(x) for x in value if x is not None)
+            return test(value)
+
+        return one
+    if len(getters) == 2:
+        g1, g2 = getters
+        return lambda e: on_value(g1(e)) or on_value(g2(e))
     return lambda e: any(on_value(g(e)) for g in getters)
 
 
@@ -377,7 +389,7 @@ def _fast_or(getters: Sequence[Getter], values: list[Any], keyword: bool = False
     for v in values:
         if type(v) is not SigmaString:
             return None
-        shape = _string_shape(v)
+        shape = string_shape(v)
         if shape is None or shape[0] == "any":
             return None
         kind, lit = shape
@@ -495,21 +507,22 @@ class _Compiler:
 
 
 def _or(ms: list[Matcher]) -> Matcher:
+    """``any`` of the matchers, left to right, as a balanced tree of two-way closures
+    (no generator per event; depth log2 of the number of matchers)."""
     if len(ms) == 1:
         return ms[0]
-    if len(ms) == 2:
-        a, b = ms
-        return lambda e: a(e) or b(e)
-    return lambda e: any(m(e) for m in ms)
+    half = len(ms) // 2
+    a, b = _or(ms[:half]), _or(ms[half:])
+    return lambda e: a(e) or b(e)
 
 
 def _and(ms: list[Matcher]) -> Matcher:
+    """``all`` of the matchers, left to right, as a balanced tree of two-way closures."""
     if len(ms) == 1:
         return ms[0]
-    if len(ms) == 2:
-        a, b = ms
-        return lambda e: a(e) and b(e)
-    return lambda e: all(m(e) for m in ms)
+    half = len(ms) // 2
+    a, b = _and(ms[:half]), _and(ms[half:])
+    return lambda e: a(e) and b(e)
 
 
 def condition_trees(rule: SigmaRule) -> list[Any]:

@@ -10,6 +10,7 @@ adds a second path for unmapped names without a dot: ``ServiceName`` is read fro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from soc.event import Event
@@ -47,10 +48,12 @@ class FieldMap:
         return tuple(make_getter(p) for p in self.paths(field))
 
 
+@lru_cache(maxsize=16384)
 def make_getter(path: str) -> Getter:
     """A reader for one dotted path, specialised by depth (``None`` when absent).
 
     Like :func:`soc.event.get_field`, a literal dotted key (flattened input) wins.
+    Readers hold no state, so one is shared by every rule reading the path.
     """
     parts = path.split(".")
     if len(parts) == 1:

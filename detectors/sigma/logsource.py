@@ -88,6 +88,7 @@ class LogsourceMap:
 
     def __init__(self, entries: Sequence[Mapping[str, Any]] = ()) -> None:
         self.entries: list[LogsourceEntry] = []
+        self._looked_up: dict[tuple[str | None, str | None, str | None], LogsourceEntry | None] = {}
         for i, raw in enumerate(entries):
             ls = raw.get("logsource") if isinstance(raw, Mapping) else None
             if not isinstance(ls, Mapping) or not set(ls) <= set(LOGSOURCE_KEYS) or not ls:
@@ -113,10 +114,12 @@ class LogsourceMap:
 
     def lookup(self, logsource: SigmaLogSource) -> LogsourceEntry | None:
         """The first entry that accepts the rule's log source, or ``None``."""
-        for entry in self.entries:
-            if entry.accepts(logsource):
-                return entry
-        return None
+        key = (logsource.product, logsource.category, logsource.service)
+        if key in self._looked_up:
+            return self._looked_up[key]
+        found = next((entry for entry in self.entries if entry.accepts(logsource)), None)
+        self._looked_up[key] = found
+        return found
 
 
 @dataclass(slots=True)
@@ -195,7 +198,7 @@ class RuleIndex(Generic[T]):
         """The buckets whose log source accepts ``event``."""
         if not self._frozen:
             self._freeze()
-        key = tuple([_hashable(g(event)) for g in self._getters])
+        key = tuple([v if type(v) is str else _hashable(v) for v in [g(event) for g in self._getters]])
         hit = self._cache.get(key)
         if hit is None:
             hit = self._always + [b for b in self._buckets.values() if b.fields and b.predicate(event)]
