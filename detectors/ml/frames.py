@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from soc.store.base import Query, Sort
@@ -67,6 +68,9 @@ def _as_text_list(value: Any) -> tuple[str, ...]:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ()
     if isinstance(value, str):
+        if value.startswith("["):  # a JSON array read as text from a document
+            parsed = orjson.loads(value)
+            return tuple(str(v) for v in parsed) if isinstance(parsed, list) else (value,)
         return (value,)
     return tuple(str(v) for v in value)
 

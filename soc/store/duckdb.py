@@ -357,7 +357,7 @@ class DuckDBStore:
             exprs.append(f"{expr} AS c{i}")
         sql = f"SELECT {', '.join(exprs)} FROM events WHERE {where}"
         try:
-            table = self._cur().execute(sql, list(params)).fetch_arrow_table()
+            table = self._cur().sql(sql, params=list(params)).to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"{self.path}: query failed: {exc}") from None
         return table.rename_columns(list(fields))

@@ -106,5 +106,8 @@ class RareProcessDetector(MLDetector):
         return {"process.parent.name": row["parent"], "process.name": row["child"]}
 
     def evidence_filters(self, entity: str, extra: dict[str, Any]) -> list[list[FieldFilter]]:
-        by_name = [FieldFilter("host.name", "eq", entity), FieldFilter("process.name", "prefix", extra["process.name"])]
+        by_name = [
+            FieldFilter("host.name", "eq", entity),
+            FieldFilter("process.name", "prefix", extra["process.name"]),
+        ]
         return [by_name, [FieldFilter("host.name", "eq", entity)]]

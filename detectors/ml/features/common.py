@@ -138,7 +138,7 @@ def local_hour(ts: pd.Series, zone: str) -> pd.Series:
 def off_hours(ts: pd.Series, zone: str, start: int = 7, end: int = 19) -> pd.Series:
     """Outside ``start``..``end`` local time, or at a weekend."""
     local = ts.dt.tz_convert(zone)
-    return (local.dt.hour < start) | (local.dt.hour >= end) | (local.dt.dayofweek >= 5)
+    return (local.dt.hour < start) | (local.dt.hour >= end) | (local.dt.day_of_week >= 5)
 
 
 def nunique_by(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
