@@ -111,7 +111,7 @@ def train(
         meta = ModelMeta(
             detector=detector.name, version=0, created=format_ts(utcnow()), train_start=format_ts(start),
             train_end=format_ts(end), window_seconds=settings.window_seconds * detector.window_multiple,
-            features=list(detector.feature_names), data_hash=data_hash(table), rows=len(table),
+            features=list(detector.model_features), data_hash=data_hash(table), rows=len(table),
             baseline_windows=windows, entities=int(table["entity"].nunique()),
             agencies=sorted(str(a) for a in table["agency"].unique()),
         )  # fmt: skip

@@ -69,6 +69,11 @@ class MLDetector(ABC):
     def feature_names(self) -> tuple[str, ...]:
         return FEATURE_SETS[self.feature_set].features
 
+    @property
+    def model_features(self) -> tuple[str, ...]:
+        """The features the model is fitted on (recorded with the saved model)."""
+        return self.feature_names
+
     def features(self, frame: pd.DataFrame, window_seconds: int, zone: str) -> pd.DataFrame:
         return FEATURE_SETS[self.feature_set].compute(frame, window_seconds, zone)
 
@@ -117,6 +122,10 @@ class ZScoreDetector(MLDetector):
     top_k: int = 2
     use_entity: bool = False
     gate: dict[str, float] = {}  # noqa: RUF012  (read-only class default)
+
+    @property
+    def model_features(self) -> tuple[str, ...]:
+        return self.key_features
 
     def fit(self, table: pd.DataFrame) -> RobustBaseline:
         return RobustBaseline(self.key_features).fit(table, per_entity=self.use_entity)

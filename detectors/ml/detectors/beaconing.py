@@ -47,7 +47,7 @@ def pair_table(frame: pd.DataFrame, span_seconds: int) -> pd.DataFrame:
         return empty
     df["port"] = df["destination.port"].fillna(-1).astype(int)
     df[WINDOW] = window_starts(df["@timestamp"], span_seconds)
-    df["t"] = df["@timestamp"].astype("int64") / 1e9
+    df["t"] = (df["@timestamp"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     bytes_ = pd.to_numeric(df.get("source.bytes"), errors="coerce")
     if "network.bytes" in df:
         bytes_ = bytes_.fillna(pd.to_numeric(df["network.bytes"], errors="coerce"))

@@ -15,9 +15,9 @@ class SourceBruteForceDetector(ZScoreDetector):
     tags = ("attack.credential_access", "attack.t1110")
     feature_set = "source"
     group_field = "source.ip"
-    key_features = ("auth_failures", "distinct_users_failed", "failure_ratio")
-    top_k = 2
-    default_threshold = 3.0
+    key_features = ("auth_failures", "distinct_users_failed")
+    top_k = 1
+    default_threshold = 4.0
     gate = {"auth_failures": 5}  # noqa: RUF012
 
 
