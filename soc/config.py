@@ -233,8 +233,28 @@ class SigmaConfig(_Section):
     """Field and log-source mappings from Sigma's taxonomy to ECS (relative to the config file)."""
 
 
+class MLDetectionConfig(_Section):
+    """``detection.ml``: ML detectors over the stored events (``detectors/ml``)."""
+
+    enabled: bool = True
+    window_minutes: int = Field(10, ge=1, le=1440)
+    """Size of an entity-window: features are computed per entity and window."""
+    baseline_windows: int = Field(1008, ge=1)
+    """Training reads this many windows back (1008 x 10 minutes = 7 days)."""
+    min_baseline_windows: int = Field(144, ge=1)
+    """Cold start: a model raises no alert before its baseline holds this many windows."""
+    retrain_hours: float = Field(24.0, gt=0)
+    query_delay_minutes: int = Field(2, ge=0)
+    detectors: list[str] = []
+    """Detectors to run (empty: all of ``detectors.ml.detectors.DETECTORS``)."""
+    thresholds: dict[str, float] = {}
+    """Per detector, a score threshold replacing its default."""
+    evidence_events: int = Field(20, ge=1, le=100)
+
+
 class DetectionConfig(_Section):
     sigma: SigmaConfig = SigmaConfig()
+    ml: MLDetectionConfig = MLDetectionConfig()
 
 
 class AlertsConfig(_Section):
