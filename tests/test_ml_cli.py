@@ -23,7 +23,9 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store = DuckDBStore(tmp_path / "events.duckdb")
     for batch in BenignGenerator(seed=5, hosts=5, users=5, rate=0.3).hours(T0, 12):
         store.write(batch)
-    store.write([auth(END + timedelta(seconds=i), f"u{i % 9}", "45.9.20.1", ok=False, n=i) for i in range(30)])
+    store.write(
+        [auth(END + timedelta(seconds=i), f"u{i % 9}", "45.9.20.1", ok=False, n=i) for i in range(30)]
+    )
     store.close()
     monkeypatch.setenv("SOC__DETECTION__ML__BASELINE_WINDOWS", "72")
     monkeypatch.setenv("SOC__DETECTION__ML__MIN_BASELINE_WINDOWS", "60")
@@ -42,7 +44,9 @@ def test_train_status_score_evaluate(data: Path, capsys: pytest.CaptureFixture[s
     code, trained = _run(capsys, "ml", "train", *d, "--until", format_ts(END))
     assert code == 0
     assert {m["detector"] for m in trained["models"]} == {"bruteforce_source", "scan", "anomaly_source"}
-    assert all(m["version"] == 1 and m["baseline_windows"] == 72 and not m["cold_start"] for m in trained["models"])
+    assert all(
+        m["version"] == 1 and m["baseline_windows"] == 72 and not m["cold_start"] for m in trained["models"]
+    )
 
     code, status = _run(capsys, "ml", "status", *d)
     assert code == 0

@@ -56,7 +56,10 @@ class AnomalyDetector(MLDetector):
         forest.fit(x)
         raw = -forest.score_samples(x)
         center = float(np.median(raw))
-        scale = max(float(np.median(np.abs(raw - center))) * 1.4826, 1e-3)
+        # the spread of the baseline's scores, widened so that its own most unusual
+        # window stays below nine tenths of the default threshold
+        spread = float(np.median(np.abs(raw - center))) * 1.4826
+        scale = max(spread, (float(raw.max()) - center) / (0.9 * self.default_threshold), 1e-3)
         baseline = RobustBaseline(self.feature_names).fit(table, per_entity=True)
         return AnomalyModel(forest, center, scale, baseline)
 

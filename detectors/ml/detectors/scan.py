@@ -15,6 +15,6 @@ class ScanDetector(ZScoreDetector):
     feature_set = "source"
     group_field = "source.ip"
     key_features = ("distinct_dst_ports", "distinct_dst_ips", "denies")
-    top_k = 2
-    default_threshold = 3.0
+    top_k = 1
+    default_threshold = 2.5
     gate = {"distinct_dst_ports": 4, "distinct_dst_ips": 8}  # noqa: RUF012
