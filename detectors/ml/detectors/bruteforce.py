@@ -1,6 +1,7 @@
 """Password guessing: authentication failures and user names tried by one source
-address (against every source), or failures of one user (against that user's own
-baseline when it has one)."""
+address, or its repeated connections to remote-login ports when only flows are seen
+(against every source); or failures of one user (against that user's own baseline
+when it has one)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ class SourceBruteForceDetector(ZScoreDetector):
     tags = ("attack.credential_access", "attack.t1110")
     feature_set = "source"
     group_field = "source.ip"
-    key_features = ("auth_failures", "distinct_users_failed")
+    key_features = ("auth_failures", "distinct_users_failed", "login_port_connections")
     top_k = 1
-    default_threshold = 4.0
-    gate = {"auth_failures": 5}  # noqa: RUF012
+    default_threshold = 3.5  # 5 failures over a baseline of none (crowdsec ssh-bf fires at 5 too)
+    gate = {"auth_failures": 5, "login_port_connections": 8}  # noqa: RUF012
 
 
 class UserBruteForceDetector(ZScoreDetector):

@@ -1,5 +1,5 @@
 """Perimeter scan: a source address reaching unusually many ports or addresses, or
-denied unusually often, compared with every source seen at the perimeter."""
+failing (denied, reset) on unusually many ports, compared with every source seen."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class ScanDetector(ZScoreDetector):
     tags = ("attack.discovery", "attack.t1046")
     feature_set = "source"
     group_field = "source.ip"
-    key_features = ("distinct_dst_ports", "distinct_dst_ips", "denies")
+    key_features = ("failed_dst_ports", "distinct_dst_ports", "distinct_dst_ips")
     top_k = 1
-    default_threshold = 2.5
+    default_threshold = 3.0
     gate = {"distinct_dst_ports": 4, "distinct_dst_ips": 8}  # noqa: RUF012

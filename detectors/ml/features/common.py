@@ -108,10 +108,10 @@ def shannon_entropy(value: str) -> float:
 
 
 def agency_of(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """The agency (``organization.id``) of each group: its first non-empty value."""
     if "organization.id" not in frame:
         return pd.Series(NO_AGENCY, index=frame.groupby(keys).size().index)
-    return frame.groupby(keys)["organization.id"].agg(lambda s: s.dropna().iloc[0] if s.notna().any() else
-                                                       NO_AGENCY)  # fmt: skip
+    return frame.groupby(keys)["organization.id"].first().fillna(NO_AGENCY)
 
 
 def finish(table: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:

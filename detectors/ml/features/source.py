@@ -24,7 +24,7 @@ from detectors.ml.frames import window_starts
 from soc.store.base import FieldFilter
 
 FIELDS = ("source.ip", "destination.ip", "destination.port", "user.name", "event.category", "event.type",
-          "event.outcome", "event.action", "organization.id", "dns.type")  # fmt: skip
+          "event.outcome", "event.action", "event.reason", "organization.id", "dns.type")  # fmt: skip
 FEATURE_NAMES = (
     "connections",
     "denies",
@@ -33,7 +33,12 @@ FEATURE_NAMES = (
     "auth_failures",
     "distinct_users_failed",
     "failure_ratio",
+    "failed_connections",
+    "failed_dst_ports",
+    "login_port_connections",
 )
+REMOTE_LOGIN_PORTS = (21, 22, 23, 445, 1433, 3306, 3389, 5432, 5900)
+FAILED_REASONS = ("rst", "reset", "refused", "timeout", "rejected")
 
 
 def compute(frame: pd.DataFrame, window_seconds: int, zone: str) -> pd.DataFrame:
@@ -56,6 +61,16 @@ def compute(frame: pd.DataFrame, window_seconds: int, zone: str) -> pd.DataFrame
     out["distinct_users_failed"] = nunique_by(failed, keys, "user.name")
     attempts = auth.groupby(keys).size()
     out["failure_ratio"] = (out["auth_failures"].fillna(0) / attempts).where(attempts > 0)
+    reason = conn["event.reason"].astype("string").str.lower() if "event.reason" in conn else None
+    failed_mask = is_denied(conn)
+    if reason is not None:
+        failed_mask = failed_mask | reason.isin(FAILED_REASONS).fillna(False).astype(bool)
+    failed_conn = conn[failed_mask]
+    out["failed_connections"] = failed_conn.groupby(keys).size()
+    out["failed_dst_ports"] = nunique_by(failed_conn, keys, "destination.port")
+    out["login_port_connections"] = (
+        conn[conn["destination.port"].isin(REMOTE_LOGIN_PORTS)].groupby(keys).size()
+    )
     out[AGENCY] = agency_of(df, keys)
     return finish(out, FEATURE_NAMES)
 
@@ -72,5 +87,6 @@ FEATURES = FeatureSet(
     compute=compute,
     evidence=evidence,
     description="per source address: connections, denies, distinct destination IPs and ports, "
-    "authentication failures, distinct users failed, failure ratio",
+    "authentication failures, distinct users failed, failure ratio, failed (denied or reset) connections "
+    "and their distinct ports, connections to remote-login ports",
 )
