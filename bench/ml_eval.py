@@ -30,6 +30,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from collectors.inputs.readers import FileReader
 from detectors.ml.detectors import DETECTORS
