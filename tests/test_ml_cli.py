@@ -51,7 +51,7 @@ def test_train_status_score_evaluate(data: Path, capsys: pytest.CaptureFixture[s
     code, status = _run(capsys, "ml", "status", *d)
     assert code == 0
     rows = {r["detector"]: r for r in status["detectors"]}
-    assert rows["scan"]["state"] == "active" and rows["scan"]["features"][0] == "distinct_dst_ports"
+    assert rows["scan"]["state"] == "active" and rows["scan"]["features"][0] == "failed_dst_ports"
     assert rows["bruteforce_source"]["train_end"].startswith("2026-03-02T12:00:00")
 
     until = format_ts(END + timedelta(minutes=10))

@@ -112,7 +112,7 @@ def test_model_round_trip_with_metadata(tmp_path: Path) -> None:
     model, loaded = registry.load("scan")
     assert loaded.train_start.startswith("2026-03-01T04:00:00")  # 144 windows of 10 minutes back
     assert loaded.train_end.startswith("2026-03-02T04:00:00")
-    assert loaded.features == ["distinct_dst_ports", "distinct_dst_ips", "denies"]
+    assert loaded.features == ["failed_dst_ports", "distinct_dst_ports", "distinct_dst_ips"]
     assert len(loaded.data_hash) == 64 and loaded.sha256 == meta.sha256
     assert loaded.baseline_windows == 24 and loaded.window_seconds == 600
     assert set(model.population) >= {"*"}
@@ -122,3 +122,43 @@ def test_model_round_trip_with_metadata(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"tampered")
     with pytest.raises(ModelIntegrityError, match="refusing to load"):
         registry.load("scan")
+
+
+def test_scoring_rule_is_a_scheduled_rule(tmp_path: Path) -> None:
+    from detectors.base import ScheduledRule
+    from detectors.ml.lifecycle import MLScoringRule
+
+    store = _baseline_store(hours=12)
+    registry = ModelRegistry(tmp_path / "models")
+    end = T0 + timedelta(hours=12)
+    _attack(store, end + timedelta(minutes=1))
+    settings = _settings(min_baseline_windows=50)
+    train(store, registry, settings, end=end)
+    rule: ScheduledRule = MLScoringRule(registry, settings)
+    assert rule.run_every == rule.buffer_time == timedelta(minutes=10)
+    matches = rule.evaluate(store, end, end + timedelta(minutes=10))
+    assert [m.rule.id for m in matches] == ["ml.bruteforce_source"]
+    assert matches[0].rule.type == "ml"
+    state = rule.snapshot()
+    again = MLScoringRule(registry, settings)
+    again.restore(state)
+    assert again.last_end == end + timedelta(minutes=10)
+    assert rule.evaluate(store, end + timedelta(minutes=10), end + timedelta(minutes=20)) == []
+
+
+def test_per_agency_baseline_when_data_allows() -> None:
+    import pandas as pd
+
+    from detectors.ml.baseline import RobustBaseline
+
+    rows = [{"entity": f"h{i}", "agency": "a", "window": T0, "bytes_out": 10.0} for i in range(60)]
+    rows += [{"entity": f"g{i}", "agency": "b", "window": T0, "bytes_out": 1e6} for i in range(60)]
+    rows += [{"entity": f"c{i}", "agency": "c", "window": T0, "bytes_out": 1e3} for i in range(3)]
+    baseline = RobustBaseline(("bytes_out",)).fit(pd.DataFrame(rows), per_entity=False)
+    assert set(baseline.population) == {"*", "a", "b"}  # agency c has too few windows
+    assert baseline.stats_for("new", "b") == ("agency", baseline.population["b"])
+    assert baseline.stats_for("new", "c")[0] == "population"
+    probe = pd.DataFrame([{"entity": "x", "agency": "a", "window": T0, "bytes_out": 1e6},
+                          {"entity": "y", "agency": "b", "window": T0, "bytes_out": 1e6}])  # fmt: skip
+    z = baseline.zscores(probe)["bytes_out"]
+    assert z[0] > 10 and abs(z[1]) < 1e-9  # a megabyte is huge for agency a, ordinary for b
