@@ -3,9 +3,12 @@ class (log-scaled counts), trained on the baseline windows. The score is the for
 anomaly score in units of the baseline's spread (robust z of ``-score_samples``); the
 explanation is the per-feature robust z against the entity's baseline.
 
-IsolationForest was kept over a robust z-sum and a one-class SVM because it needs no
-scaling choices per feature, trains in seconds on a day of windows, and ranked the
-labelled attacks as well as the z-sum in ``bench/ml_eval.py`` (both figures printed there).
+Estimator chosen by measurement (``bench/ml_eval.py`` prints both on the same windows):
+IsolationForest ranked attacks better than the robust z-sum on hosts (ROC-AUC 0.80
+against 0.49) and users (0.99 against 0.98), as well on DNS clients (1.0), worse on
+sources (0.92 against 1.0). Its default threshold sits just past the baseline's most
+unusual window, so at that false-alert budget it rarely alerts: the targeted detectors
+are the ones that raise alerts, this one ranks entities for hunting.
 """
 
 from __future__ import annotations
