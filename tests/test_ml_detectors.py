@@ -162,3 +162,42 @@ def test_per_agency_baseline_when_data_allows() -> None:
                           {"entity": "y", "agency": "b", "window": T0, "bytes_out": 1e6}])  # fmt: skip
     z = baseline.zscores(probe)["bytes_out"]
     assert z[0] > 10 and abs(z[1]) < 1e-9  # a megabyte is huge for agency a, ordinary for b
+
+
+def test_rare_process_pair_and_beacon_explanations() -> None:
+    from detectors.ml.detectors.rare_process import RareProcessDetector
+    from tests.helpers_ml import process_start
+
+    common = [process_start(T0 + timedelta(minutes=i), f"ws{i % 5}", "explorer.exe", "chrome.exe", n=i)
+              for i in range(200)]  # fmt: skip
+    later = T0 + timedelta(hours=5)
+    new = [process_start(later, "ws1", "winword.exe", "powershell.exe"),
+           process_start(later, "ws1", "explorer.exe", "chrome.exe", n=999)]  # fmt: skip
+    store = MemoryStore()
+    store.write(common + new)
+    detector = RareProcessDetector()
+    base = load_frame(store, Query(start=T0, end=T0 + timedelta(hours=4)), detector.fields)
+    model = detector.fit(detector.features(base, 600, "UTC"))
+    now = load_frame(
+        store, Query(start=T0 + timedelta(hours=5), end=T0 + timedelta(hours=6)), detector.fields
+    )
+    table = detector.features(now, 600, "UTC").reset_index(drop=True)
+    scores = dict(zip(table["child"], detector.score(model, table), strict=True))
+    assert scores["powershell.exe"] >= detector.default_threshold > scores["chrome.exe"]
+    position = int(table.index[table["child"] == "powershell.exe"][0])
+    finding = detector.finding(model, table, position, scores["powershell.exe"])
+    text = detector.explanation(finding)
+    assert "winword.exe -> powershell.exe" in text["en"] and "0 lần" in text["vi"]
+
+    beacons = beacon(T0, 6, "10.0.0.5", "192.0.2.66", 8443, period_s=300, jitter=0.2, seed=4)
+    store = MemoryStore()
+    store.write(beacons)
+    bd = BeaconingDetector()
+    table = bd.features(
+        load_frame(store, Query(start=T0, end=T0 + timedelta(hours=6)), bd.fields), SPAN, "UTC"
+    )
+    model = bd.fit(table.iloc[0:0])
+    finding = bd.finding(model, table, 0, float(bd.score(model, table)[0]))
+    assert finding.extra["destination.ip"] == "192.0.2.66" and finding.extra["destination.port"] == 8443
+    text = bd.explanation(finding)
+    assert "10.0.0.5 -> 192.0.2.66:8443" in text["en"] and "median interval 300 s" in text["en"]

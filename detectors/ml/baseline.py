@@ -92,7 +92,7 @@ class RobustBaseline:
         """The baseline an entity is compared with: its own, its agency's, everyone's."""
         if entity in self.entities:
             return "entity", self.entities[entity]
-        if agency in self.population:
+        if agency != NO_AGENCY and agency in self.population:
             return "agency", self.population[agency]
         return "population", self.population[NO_AGENCY]
 
@@ -137,6 +137,7 @@ def contributions(
     entity, agency = str(row[ENTITY]), str(row[AGENCY])
     kind, stats = baseline.stats_for(entity if use_entity else "\0", agency)
     ranked = sorted(names, key=lambda n: -float(z[n]))[:top]
+    ranked = [n for n in ranked if float(z[n]) > 0] or ranked[:1]  # only what pushed the score up
     return [
         {
             "feature": n,

@@ -32,8 +32,16 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "max_subdomain_length": ("độ dài tên miền con lớn nhất", "longest subdomain"),
     "names_per_domain": ("số tên con dưới một tên miền", "names under one domain"),
     "txt_null_share": ("tỉ lệ truy vấn TXT/NULL", "TXT/NULL query share"),
-    "rare_domains": ("số tên miền hiếm", "rare domains"),
-    "dga_like_domains": ("số tên miền giống DGA", "DGA-like domains"),
+    "failed_connections": ("số kết nối bị chặn/từ chối", "failed (denied or reset) connections"),
+    "failed_dst_ports": ("số cổng đích bị chặn/từ chối", "distinct ports of failed connections"),
+    "login_port_connections": ("số kết nối tới cổng đăng nhập từ xa", "connections to remote-login ports"),
+    "interval_median_s": ("chu kỳ trung vị (giây)", "median interval (s)"),
+    "jitter": ("độ dao động chu kỳ", "interval jitter"),
+    "skew": ("độ lệch khoảng cách", "interval skew"),
+    "bytes_cv": ("độ biến thiên kích thước", "size variation"),
+    "coverage": ("tỉ lệ thời gian có kết nối", "share of the span covered"),
+    "pair_count": ("số lần chạy cặp tiến trình", "starts of the process pair"),
+    "child_hosts": ("số máy từng chạy tiến trình con", "hosts that ran the child process"),
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detectors.ml.detectors.base import MLDetector
+from detectors.ml.detectors.base import Finding, MLDetector
 from detectors.ml.features.common import AGENCY, ENTITY, WINDOW, agency_of, is_connection
 from detectors.ml.frames import window_starts
 from soc.store.base import FieldFilter
@@ -147,6 +147,31 @@ class BeaconingDetector(MLDetector):
             "destination.ip": row["destination"],
             "destination.port": int(row["port"]),
             "known_periodic_destination": (str(row["destination"]), str(row["port"])) in model.known_periodic,
+        }
+
+    def explanation(self, finding: Finding) -> dict[str, str]:
+        f = {t["feature"]: t["value"] for t in finding.top_features}
+        known_vi = (
+            " (đích đã có kết nối định kỳ trong đường nền)"
+            if finding.extra.get("known_periodic_destination")
+            else ""
+        )
+        known_en = (
+            " (destination already periodic in the baseline)"
+            if finding.extra.get("known_periodic_destination")
+            else ""
+        )
+        n, period = int(f.get("connections", 0)), f"{f.get('interval_median_s', 0):.0f}"
+        jitter, size, cover = (
+            f"{f.get('jitter', 0):.2f}",
+            f"{f.get('bytes_cv', 0):.2f}",
+            f"{f.get('coverage', 0):.0%}",
+        )
+        return {
+            "vi": f"Kết nối định kỳ {finding.entity}{known_vi}: {n} kết nối, chu kỳ trung vị {period} s, "
+            f"dao động {jitter}, độ biến thiên kích thước {size}, phủ {cover} khoảng thời gian.",
+            "en": f"Periodic connections {finding.entity}{known_en}: {n} connections, median interval "
+            f"{period} s, jitter {jitter}, size variation {size}, covering {cover} of the span.",
         }
 
     def evidence_filters(self, entity: str, extra: dict[str, Any]) -> list[list[FieldFilter]]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detectors.ml.detectors.base import MLDetector
+from detectors.ml.detectors.base import Finding, MLDetector
 from detectors.ml.features.common import AGENCY, ENTITY, WINDOW, agency_of, is_process_start
 from detectors.ml.frames import window_starts
 from soc.store.base import FieldFilter
@@ -104,6 +104,20 @@ class RareProcessDetector(MLDetector):
     def details(self, model: LineageModel, table: pd.DataFrame, position: int) -> dict[str, Any]:
         row = table.iloc[position]
         return {"process.parent.name": row["parent"], "process.name": row["child"]}
+
+    def explanation(self, finding: Finding) -> dict[str, str]:
+        pair = f"{finding.extra['process.parent.name']} -> {finding.extra['process.name']}"
+        seen = finding.top_features[0]["baseline_count"] if finding.top_features else 0
+        total = finding.top_features[0]["baseline_starts"] if finding.top_features else 0
+        new = finding.top_features[1]["new_on_host"] if len(finding.top_features) > 1 else False
+        host_vi = "; tiến trình con lần đầu chạy trên máy này" if new else ""
+        host_en = "; the child process never ran on this host before" if new else ""
+        return {
+            "vi": f"Cặp tiến trình cha-con hiếm gặp tại {finding.entity}: {pair} xuất hiện {seen} lần "
+            f"trong {total} lần khởi chạy của đường nền{host_vi}.",
+            "en": f"Rare parent-child process pair at {finding.entity}: {pair} seen {seen} times in "
+            f"{total} process starts of the baseline{host_en}.",
+        }
 
     def evidence_filters(self, entity: str, extra: dict[str, Any]) -> list[list[FieldFilter]]:
         by_name = [
