@@ -40,7 +40,7 @@ from detectors.ml.frames import load_frame
 from detectors.ml.lifecycle import FeatureCache, LoadedModels, train
 from detectors.ml.registry import ModelRegistry
 from detectors.ml.settings import MLSettings
-from detectors.ml.synthetic import BenignGenerator, beacon
+from detectors.ml.synthetic import BenignGenerator, beacon, dga_queries
 from soc.event import format_ts, parse_ts
 from soc.pipeline.processor import ParserSet, Processor
 from soc.store import DuckDBStore, Query
@@ -110,6 +110,7 @@ EVALUATED = (
     "bruteforce_source",
     "bruteforce_user",
     "dns_tunnel",
+    "dga",
     "beaconing",
     "exfiltration",
     "rare_process",
@@ -175,6 +176,13 @@ def build(store: DuckDBStore, hosts: int, rate: float, say: Any) -> dict[str, se
         store.write(beacon(EVAL_START, EVAL_HOURS, src, dst, 443 + j, period_s=period, jitter=jitter, seed=j))
         positives["beaconing"].add(f"{src} -> {dst}:{443 + j}")
         positives["anomaly_host"].add(src)
+    for k, client in enumerate(("10.10.1.14", "10.20.1.15")):  # SYNTHETIC DGA clients
+        store.write(
+            dga_queries(EVAL_START + timedelta(hours=4 + 7 * k, minutes=2), client, 30 + 10 * k, seed=k)
+        )
+        at = (EVAL_START + timedelta(hours=4 + 7 * k)).isoformat()
+        positives["dga"].add(f"{client}@{at}")
+        positives["anomaly_dns"].add(f"{client}@{at}")
     exfil_src = "10.20.1.11"  # a known workstation (ws001)
     big = gen.flow(
         EVAL_START + timedelta(hours=15, minutes=4), exfil_src, "192.0.2.200", 443, 900_000_000, "ubnd-tinh"
@@ -236,13 +244,14 @@ SOURCES = {
     "bruteforce_source": "real: ssh-bf.log, secure-rhel7.log, sshguess.pcap",
     "bruteforce_user": "real: users tried in ssh-bf, secure-rhel7",
     "dns_tunnel": "real: dns-tunnel-iodine.pcap",
+    "dga": "SYNTHETIC DGA clients (2)",
     "beaconing": "SYNTHETIC beacons (4)",
     "exfiltration": "SYNTHETIC 900 MB upload",
     "rare_process": "real: EVTX attack samples (3 Sysmon)",
     "anomaly_host": "SYNTHETIC beacon/exfil hosts",
     "anomaly_user": "real: users tried in ssh-bf, secure-rhel7",
     "anomaly_source": "real: scans + brute force",
-    "anomaly_dns": "real: iodine tunnel",
+    "anomaly_dns": "real: iodine tunnel; SYNTHETIC DGA clients",
 }
 
 

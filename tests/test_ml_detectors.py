@@ -201,3 +201,28 @@ def test_rare_process_pair_and_beacon_explanations() -> None:
     assert finding.extra["destination.ip"] == "192.0.2.66" and finding.extra["destination.port"] == 8443
     text = bd.explanation(finding)
     assert "10.0.0.5 -> 192.0.2.66:8443" in text["en"] and "median interval 300 s" in text["en"]
+
+
+def test_dga_client_found_benign_clients_not() -> None:
+    from detectors.ml.detectors.dga import DgaDetector, dga_like
+    from detectors.ml.synthetic import dga_queries
+
+    assert dga_like("xkqjwpztbrm.com") and not dga_like("vnexpress.net") and not dga_like("google.com")
+    store = _baseline_store(hours=12)
+    later = T0 + timedelta(hours=12)
+    for batch in BenignGenerator(seed=12, hosts=6, users=6, rate=0.3).hours(later, 1):
+        store.write(batch)
+    store.write(dga_queries(later + timedelta(minutes=2), "10.10.1.99", 40))
+    detector = DgaDetector()
+    base = load_frame(store, Query(start=T0, end=later), detector.fields)
+    model = detector.fit(detector.features(base, 600, "UTC"))
+    now = load_frame(store, Query(start=later, end=later + timedelta(hours=1)), detector.fields)
+    table = detector.features(now, 600, "UTC").reset_index(drop=True)
+    scores = detector.score(model, table)
+    flagged = set(table["entity"][scores >= detector.default_threshold])
+    assert flagged == {"10.10.1.99"}
+    finding = detector.finding(model, table, int(scores.argmax()), float(scores.max()))
+    assert (
+        finding.top_features[0]["value"] >= 30
+        and "never seen in the baseline" in detector.explanation(finding)["en"]
+    )

@@ -253,3 +253,19 @@ def beacon(
         out.append(event)
         t += period_s * (1 + float(rng.uniform(-jitter, jitter)))
     return out
+
+
+def dga_queries(start: datetime, client: str, count: int = 40, *, seed: int = 1) -> list[dict[str, Any]]:
+    """SYNTHETIC queries of a domain-generation algorithm: ``count`` random 10-16
+    character .com/.net/.info names over about five minutes."""
+    rng = np.random.default_rng(seed)
+    gen = BenignGenerator(seed=seed, hosts=1, users=1)
+    out = []
+    for i in range(count):
+        label = "".join(rng.choice(ALNUM[:26], size=int(rng.integers(10, 17))))
+        name = f"{label}.{('com', 'net', 'info')[i % 3]}"
+        event = gen.dns(start + timedelta(seconds=float(i * 300 / count)), client, name, "*", nx=True)
+        event["event"]["id"] = _eid("dga", seed, client, i)
+        del event["organization"]
+        out.append(event)
+    return out
