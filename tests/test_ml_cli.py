@@ -82,3 +82,11 @@ def test_cold_status_and_bad_arguments(data: Path, capsys: pytest.CaptureFixture
     assert code == 0 and scored["findings"] == [] and "cold start" in scored["cold"]["bruteforce_source"]
     assert main(["ml", "score", *d, "--detectors", "nope"]) == 2
     assert main(["ml", "train", "--data-dir", str(data / "empty"), "--json"]) == 3
+
+
+@pytest.mark.parametrize("command", [["ml"], ["ml", "train"], ["ml", "score"], ["ml", "status"], ["ml", "evaluate"]])
+def test_ml_commands_have_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: soc ml" in capsys.readouterr().out
