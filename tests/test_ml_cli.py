@@ -84,7 +84,9 @@ def test_cold_status_and_bad_arguments(data: Path, capsys: pytest.CaptureFixture
     assert main(["ml", "train", "--data-dir", str(data / "empty"), "--json"]) == 3
 
 
-@pytest.mark.parametrize("command", [["ml"], ["ml", "train"], ["ml", "score"], ["ml", "status"], ["ml", "evaluate"]])
+@pytest.mark.parametrize(
+    "command", [["ml"], ["ml", "train"], ["ml", "score"], ["ml", "status"], ["ml", "evaluate"]]
+)
 def test_ml_commands_have_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([*command, "--help"])
