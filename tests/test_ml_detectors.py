@@ -226,3 +226,34 @@ def test_dga_client_found_benign_clients_not() -> None:
         finding.top_features[0]["value"] >= 30
         and "never seen in the baseline" in detector.explanation(finding)["en"]
     )
+
+
+def test_apscheduler_jobs_train_then_score(tmp_path: Path) -> None:
+    from detectors.ml.lifecycle import align, build_scheduler
+    from soc.event import utcnow
+
+    now = align(utcnow(), 600)
+    start = now - timedelta(hours=12)
+    store = MemoryStore()
+    for batch in BenignGenerator(seed=3, hosts=5, users=5, rate=0.3).hours(start, 12):
+        store.write(batch)
+    _attack(store, now - timedelta(minutes=9))
+
+    class Shared:  # the scheduler closes what it opens; this store outlives the jobs
+        def __getattr__(self, name: str):
+            return getattr(store, name)
+
+        def close(self) -> None:
+            pass
+
+    settings = _settings(baseline_windows=72, min_baseline_windows=50, query_delay_minutes=0)
+    registry = ModelRegistry(tmp_path / "models")
+    seen: list = []
+    scheduler = build_scheduler(Shared, registry, settings, seen.extend)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"ml-train", "ml-score"}
+    assert jobs["ml-train"].trigger.interval == timedelta(hours=24)
+    jobs["ml-train"].func()
+    assert registry.meta("scan") is not None and registry.meta("bruteforce_source") is not None
+    jobs["ml-score"].func()
+    assert [m.group for m in seen if m.rule.id == "ml.bruteforce_source"] == [{"source.ip": "45.9.20.1"}]
