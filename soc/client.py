@@ -132,6 +132,14 @@ class EngineClient:
     def alert(self, alert_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/v1/alerts/{_quote(alert_id)}")
 
+    def alert_queue(self, **filters: Any) -> dict[str, Any]:
+        """The triage queue (``/api/v1/triage/queue``): the filters of ``alerts`` plus
+        assignee, incident_type, min_risk, system, tag, until and sort."""
+        return self._request("GET", "/api/v1/triage/queue", filters)
+
+    def alert_comments(self, alert_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/v1/alerts/{_quote(alert_id)}/comments")
+
     def ingest_raw(
         self, source: str, offset: int, body: bytes, format: str | None = None, timezone: str | None = None
     ) -> dict[str, Any]:

@@ -233,6 +233,19 @@ class SigmaConfig(_Section):
     """Field and log-source mappings from Sigma's taxonomy to ECS (relative to the config file)."""
 
 
+class StatefulConfig(_Section):
+    enabled: bool = True
+    paths: list[str] = ["../rules/stateful"]
+    """Stateful rule files or folders (ElastAlert-style YAML); relative to the config file."""
+    checkpoint_interval_s: float = Field(5.0, gt=0)
+    """How often (at most) rule state is checkpointed to the state store under load; an idle
+    pipeline checkpoints after every batch. Spool records are acknowledged only once a
+    checkpoint covers them."""
+    max_event_ids: int = Field(100_000, ge=1)
+    """Event ids remembered per rule, so a re-delivered event is not counted twice."""
+    live_skew_s: float = Field(600.0, ge=0)
+    """Events within this many seconds of the wall clock are live: the flatline clock then
+    runs on between events."""
 class MLDetectionConfig(_Section):
     """``detection.ml``: ML detectors over the stored events (``detectors/ml``)."""
 
@@ -254,6 +267,7 @@ class MLDetectionConfig(_Section):
 
 class DetectionConfig(_Section):
     sigma: SigmaConfig = SigmaConfig()
+    stateful: StatefulConfig = StatefulConfig()
     ml: MLDetectionConfig = MLDetectionConfig()
 
 
@@ -301,6 +315,20 @@ class ApiConfig(_Section):
     metrics_public: bool = True
 
 
+class AccessConfig(_Section):
+    """``access``: users, sessions and login limits of the API."""
+
+    organization: str = Field("soc-province", min_length=1)
+    """The SOC's own organization id; an auditor (L3) must belong to another one."""
+    session_idle_minutes: int = Field(30, ge=1, le=1440)
+    session_absolute_hours: int = Field(12, ge=1, le=168)
+    login_max_failures: int = Field(5, ge=1, le=100)
+    """Failed logins (per username, and per client address) before a lockout."""
+    login_lockout_s: float = Field(30.0, gt=0)
+    """First lockout; each further failure doubles it."""
+    login_lockout_max_s: float = Field(3600.0, gt=0)
+
+
 class AgencyConfig(_Section):
     """An agency that owns assets; events from its networks or hosts carry its
     ``organization.*`` (the full asset inventory comes with ``configs/assets.yaml``)."""
@@ -309,6 +337,192 @@ class AgencyConfig(_Section):
     name: str
     networks: list[str] = []
     hosts: list[str] = []
+
+
+class AssetsConfig(_Section):
+    """The asset inventory (agencies, systems, security levels; see ``configs/assets.yaml``)."""
+
+    file: str | None = None
+    """Inventory YAML file (relative to the config file); none: only the ``agencies``
+    below and the assets imported with ``soc assets import``."""
+    flag_unknown: bool = True
+    """Mark events from hosts that match no asset (``labels.asset_unknown``) and list
+    them in ``soc assets unknown`` (only when the inventory lists assets)."""
+
+
+INCIDENT_TYPES: tuple[str, ...] = (
+    "denial_of_service",
+    "spoofing",
+    "malware",
+    "unauthorized_access",
+    "defacement",
+    "ransomware",
+    "destruction",
+    "espionage_data_theft",
+    "combined",
+    "other",
+)
+"""The ten incident types of the national reporting scheme."""
+IncidentTypeName = Literal[
+    "denial_of_service",
+    "spoofing",
+    "malware",
+    "unauthorized_access",
+    "defacement",
+    "ransomware",
+    "destruction",
+    "espionage_data_theft",
+    "combined",
+    "other",
+]
+
+
+class RecipientsConfig(_Section):
+    """Who a layer notifies: e-mail addresses and names of ``notifications.webhooks``."""
+
+    emails: list[str] = []
+    webhooks: list[str] = []
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+class AgencyContactsConfig(RecipientsConfig):
+    """L1: one agency's on-site team."""
+
+    agency_id: str
+    min_severity: SeverityName | None = None
+    """Default: ``routing.agency.min_severity``."""
+
+
+class AgencyRoutingConfig(_Section):
+    """L1: each agency's team is notified of alerts on its own assets."""
+
+    min_severity: SeverityName = "high"
+    contacts: list[AgencyContactsConfig] = []
+
+
+class SocRoutingConfig(RecipientsConfig):
+    """L2: the SOC's channels, for every new alert at or above ``min_severity``."""
+
+    min_severity: SeverityName = "low"
+
+
+class AssessorRoutingConfig(_Section):
+    """L3: the independent assessor (API role ``auditor``: read-only). Not notified."""
+
+    organization_id: str | None = None
+    """Must differ from ``forwarding.reporter.id`` (the SOC's organisation)."""
+
+
+class NationalRoutingConfig(_Section):
+    """L4: which alerts become reports to the national monitoring center."""
+
+    enabled: bool = True
+    """With ``forwarding.enabled``; off: every alert at a target's ``min_severity`` is reported."""
+    min_severity: SeverityName = "high"
+    min_security_level: int = Field(3, ge=1, le=5)
+    include_unknown_level: bool = False
+    """Report alerts whose asset has no security level (not yet classified)."""
+    incident_types: list[IncidentTypeName] = list(INCIDENT_TYPES)
+    approval: Literal["auto", "soc_lead"] = "auto"
+    """``soc_lead``: a report waits as ``pending_approval`` until a SOC lead approves it."""
+    targets: list[str] = []
+    """Forwarding target names; empty: every target."""
+
+
+class RoutingConfig(_Section):
+    """The 4-layer routing policy (``soc/routing``)."""
+
+    agency: AgencyRoutingConfig = AgencyRoutingConfig()
+    soc: SocRoutingConfig = SocRoutingConfig()
+    assessor: AssessorRoutingConfig = AssessorRoutingConfig()
+    national: NationalRoutingConfig = NationalRoutingConfig()
+
+
+class RateLimitConfig(_Section):
+    """A token bucket: ``per_minute`` tokens a minute, up to ``burst`` at once."""
+
+    per_minute: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+class EmailChannelConfig(_Section):
+    """SMTP. The password is read from ``password_env`` or ``password_file``, never this file."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """``starttls`` (required: a server without it is refused), ``tls`` (SMTPS, port 465),
+    ``none`` (clear text; only for a relay on this machine)."""
+    username: str | None = None
+    password_env: str | None = "SOC_SMTP_PASSWORD"
+    password_file: str | None = None
+    from_address: str = "soc@localhost"
+    ca_file: str | None = None
+    timeout_s: float = Field(15.0, gt=0)
+
+
+class WebhookChannelConfig(_Section):
+    """A webhook: signed JSON POSTs. The HMAC key is read from ``secret_env`` or ``secret_file``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str
+    secret_env: str | None = None
+    secret_file: str | None = None
+    ca_file: str | None = None
+    verify_tls: bool = True
+    timeout_s: float = Field(10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookChannelConfig:
+        if not self.secret_env and not self.secret_file:
+            raise ValueError("needs secret_env or secret_file (the HMAC key)")
+        return self
+
+
+class NotificationTemplatesConfig(_Section):
+    """Paths of templates replacing the shipped ones (``configs/templates``); null: shipped."""
+
+    email_subject: str | None = None
+    email_text: str | None = None
+    email_html: str | None = None
+    webhook_text: str | None = None
+    digest_subject: str | None = None
+    digest_text: str | None = None
+    digest_html: str | None = None
+
+
+class NotificationsConfig(_Section):
+    """Delivery of L1/L2 notifications (``soc/notify``): durable queue, retries, rate limits."""
+
+    enabled: bool = True
+    timezone: str | None = None
+    """Zone of the times shown; default: the top-level ``timezone``."""
+    dedup_window_minutes: int = Field(60, ge=0)
+    """One notification per alert and recipient inside this window (again on escalation)."""
+    max_attempts: int = Field(8, ge=1)
+    base_backoff_s: float = Field(30.0, gt=0)
+    max_backoff_s: float = Field(3600.0, gt=0)
+    max_digest_items: int = Field(50, ge=2)
+    channel_rate: RateLimitConfig = RateLimitConfig(per_minute=120, burst=30)
+    recipient_rate: RateLimitConfig = RateLimitConfig(per_minute=6, burst=3)
+    templates: NotificationTemplatesConfig = NotificationTemplatesConfig()
+    email: EmailChannelConfig = EmailChannelConfig()
+    webhooks: list[WebhookChannelConfig] = []
 
 
 class SocConfig(_Section):
@@ -324,6 +538,10 @@ class SocConfig(_Section):
     forwarding: ForwardingConfig = ForwardingConfig()
     api: ApiConfig = ApiConfig()
     agencies: list[AgencyConfig] = []
+    assets: AssetsConfig = AssetsConfig()
+    access: AccessConfig = AccessConfig()
+    routing: RoutingConfig = RoutingConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -333,6 +551,22 @@ class SocConfig(_Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _routing_fits(self) -> SocConfig:
+        """L3 is independent of L2; routed webhooks exist."""
+        assessor = self.routing.assessor.organization_id
+        if assessor is not None and assessor == self.forwarding.reporter.id:
+            raise ValueError(
+                "routing.assessor.organization_id: the independent assessor (L3) cannot be the SOC's "
+                f"own organisation ({assessor!r} is forwarding.reporter.id)"
+            )
+        known = {w.name for w in self.notifications.webhooks}
+        routed = [*self.routing.soc.webhooks, *(w for c in self.routing.agency.contacts for w in c.webhooks)]
+        missing = sorted(set(routed) - known)
+        if missing:
+            raise ValueError(f"routing: webhooks {missing} are not defined in notifications.webhooks")
+        return self
 
 
 class LoadedConfig(BaseModel):

@@ -55,9 +55,19 @@ class StateStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=30000")
+        self._applied: set[str] = set()
+        self.ensure_schemas()
+
+    def ensure_schemas(self) -> None:
+        """Apply the schemas registered since this store was opened (a feature module
+        imported after the store was opened calls this before using its tables)."""
+        missing = [name for name in list(_SCHEMAS) if name not in self._applied]
+        if not missing:
+            return
         with self.transaction() as conn:
-            for ddl in _SCHEMAS.values():
-                _run_script(conn, ddl)
+            for name in missing:
+                _run_script(conn, _SCHEMAS[name])
+        self._applied.update(missing)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -102,10 +112,15 @@ class StateStore:
 
 def _run_script(conn: sqlite3.Connection, ddl: str) -> None:
     """Run DDL statements one by one inside the open transaction (``executescript``
-    would commit it)."""
-    for statement in ddl.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    would commit it). Splits on ``;`` only where a statement is complete, so trigger
+    bodies with their own ``;`` stay whole."""
+    statement = ""
+    for piece in ddl.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n\t;"):
+                conn.execute(statement)
+            statement = ""
 
 
 class StateCheckpoints:

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def datasets_dir() -> Path:
-    return Path(os.environ.get("SOC_DATASETS", REPO.parent / "shared" / "datasets"))
+    return Path(os.environ.get("SOC_DATASETS", REPO.parent / "shared" / "datasets")).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -270,7 +270,8 @@ def test_openapi_lists_every_route(env: Env) -> None:
     for path, ops in paths.items():
         for op in ops.values():
             if path.startswith("/api/"):
-                assert "200" in op["responses"] and "401" in op["responses"], path
+                assert any(code.startswith("2") for code in op["responses"]), path
+                assert "401" in op["responses"], path
     assert paths["/api/v1/events"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert env.client.get("/docs").status_code == 200
 

@@ -136,5 +136,6 @@ def test_deadletter_list_and_replay_after_a_parser_fix(tmp_path: Path, data_dir:
     assert sorted(d["position"] for d in letters) == [0, 13]
     # nothing changed: the replay fails again and keeps both, exit 1
     again = run_soc(["deadletter", "replay", "--json", "--config", str(config)], data_dir, check=False)
-    assert again.returncode == 1 and json.loads(again.stdout) == {"replayed": 2, "resolved": 0, "still_failing": 2}
+    assert again.returncode == 1
+    assert json.loads(again.stdout) == {"replayed": 2, "resolved": 0, "still_failing": 2}
     assert len(json.loads(run_soc(["deadletter", "list", "--json"], data_dir).stdout)["dead_letters"]) == 2

@@ -37,7 +37,11 @@ def test_installed_package_runs_demo_outside_the_checkout(tmp_path: Path) -> Non
     assert install.returncode == 0, install.stderr
     assert (venv / "share" / "soc" / "configs" / "soc.yaml").is_file()
     assert (venv / "share" / "soc" / "configs" / "sigma.yaml").is_file()
-    assert list((venv / "share" / "soc" / "rules").rglob("*.yml"))
+    shipped = {p.relative_to(venv / "share" / "soc") for p in (venv / "share" / "soc").rglob("*.y*ml")}
+    in_repo = {p.relative_to(REPO) for d in ("rules", "configs") for p in (REPO / d).rglob("*.y*ml")}
+    assert in_repo <= shipped, f"not installed: {sorted(map(str, in_repo - shipped))}"
+    templates = {p.name for p in (venv / "share" / "soc" / "configs" / "templates").glob("*.j2")}
+    assert {p.name for p in (REPO / "configs" / "templates").glob("*.j2")} <= templates, templates
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOC", "PYTHON"))}
     env["SOC_DATA_DIR"] = str(tmp_path / "data")

@@ -612,6 +612,44 @@ NEGATIVE: dict[str, list[tuple[str, Case]]] = {
 }
 
 
+def win_logon(ts: datetime, event_id: int, host: str = "WS01.tinh.local", **data: str) -> str:
+    """A Winlogbeat-shaped Windows event (Security, or System for 7045)."""
+    channel, provider = (
+        ("System", "Service Control Manager")
+        if event_id == 7045
+        else ("Security", "Microsoft-Windows-Security-Auditing")
+    )
+    return json.dumps({
+        "@timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "message": f"event {event_id}",
+        "winlog": {"channel": channel, "event_id": event_id, "computer_name": host, "provider_name": provider,
+                   "record_id": 1, "event_data": data},
+    })  # fmt: skip
+
+
+def logon_chain(*, failures: int = 5, success: bool = True, service: bool = True, service_first: bool = False,
+                other_host: bool = False) -> list[Event]:
+    lines = [win_logon(ts, 4625, TargetUserName="admin", IpAddress="203.0.113.70", LogonType="3")
+             for ts in every(failures, 30)]
+    ok = win_logon(T0 + timedelta(minutes=6), 4624, TargetUserName="admin", IpAddress="203.0.113.70",
+                   LogonType="3")
+    svc = win_logon(T0 + timedelta(minutes=8 if not service_first else 4),
+                    7045, "SRV02.tinh.local" if other_host else "WS01.tinh.local", ServiceName="psexesvc")
+    lines += ([ok] if success else []) + ([svc] if service else [])
+    return parse(lines, "windows")  # fmt: skip
+
+
+POSITIVE["win_logon_failures_success_new_service"] = [
+    ("5 failures, success, service", lambda: logon_chain()),
+    ("8 failures, success, service", lambda: logon_chain(failures=8)),
+]
+NEGATIVE["win_logon_failures_success_new_service"] = [
+    ("4 failures only", lambda: logon_chain(failures=4)),
+    ("no success", lambda: logon_chain(success=False)),
+    ("service before the success", lambda: logon_chain(service_first=True)),
+    ("service on another host", lambda: logon_chain(other_host=True)),
+]
+
+
 def _cases(table: dict[str, list[tuple[str, Case]]]) -> list[Any]:
     return [
         pytest.param(name, make, id=f"{name}:{label}")

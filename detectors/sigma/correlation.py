@@ -18,6 +18,11 @@ Firing (one match per crossing, never one per further event):
 
 Extended (boolean string) conditions and value_sum/avg/percentile/median are reported as
 unsupported.
+
+State survives restarts: :meth:`CorrelationRuntime.snapshot` / :meth:`restore` give and
+take the groups, windows and evidence as JSON-able data (the engine checkpoints them
+with the stateful rules), and an event fed again after a crash (same ``event.id``, the
+spool re-delivers) counts once.
 """
 
 from __future__ import annotations
@@ -150,6 +155,9 @@ class CorrelationRuntime:
         self.groups: OrderedDict[tuple[Any, ...], _Group] = OrderedDict()
         self.evicted = 0
         self.watermark: datetime | None = None
+        self.dirty = False
+        self.duplicates = 0
+        self._seen: OrderedDict[tuple[str, str], datetime] = OrderedDict()  # (ref, event id) -> time
 
     # ------------------------------------------------------------------ grouping
 
@@ -191,6 +199,9 @@ class CorrelationRuntime:
     def feed(self, ref: str, occ: Occurrence) -> list[Match]:
         """Take one match of referenced rule ``ref``; return correlation matches."""
         ts = occ.timestamp
+        if not self._first_time(ref, occ):
+            return []
+        self.dirty = True
         if self.watermark is None or ts > self.watermark:
             self.watermark = ts
         out = self._close_windows(self.watermark) if self.op not in _RISING else []
@@ -202,6 +213,24 @@ class CorrelationRuntime:
         if m is not None:
             out.append(m)
         return out
+
+    def _first_time(self, ref: str, occ: Occurrence) -> bool:
+        """False for a base-rule match of an event already fed (re-delivered after a crash)."""
+        if occ.group or len(occ.events) != 1:
+            return True
+        event = occ.events[0]
+        event_id = (event.get("event") or {}).get("id") if isinstance(event.get("event"), dict) else None
+        if not event_id:
+            return True
+        key = (ref, str(event_id))
+        if key in self._seen:
+            self.duplicates += 1
+            return False
+        self._seen[key] = occ.timestamp
+        cutoff = occ.timestamp - 2 * self.span
+        while self._seen and (len(self._seen) > self.max_groups or next(iter(self._seen.values())) < cutoff):
+            self._seen.popitem(last=False)
+        return True
 
     def _add_evidence(self, group: _Group, events: Sequence[Event]) -> None:
         for e in events:
@@ -327,6 +356,8 @@ class CorrelationRuntime:
         del now  # windows follow event time; wall clock would break replays of old logs
         if self.watermark is None:
             return []
+        if self.groups:
+            self.dirty = True
         out = self._close_windows(self.watermark) if self.op not in _RISING else []
         cutoff = self.watermark - self.span
         idle = [k for k, g in self.groups.items() if g.window_end is None and _newest(g) <= cutoff]
@@ -340,3 +371,68 @@ def _newest(group: _Group) -> datetime:
     candidates += [q[-1][0] for q in group.per_rule if q]
     candidates += list(group.distinct.values())
     return max(candidates) if candidates else datetime.min.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+
+
+def snapshot(rt: CorrelationRuntime) -> dict[str, Any]:
+    """A correlation's state as JSON-able data."""
+    groups = []
+    for key, g in rt.groups.items():
+        groups.append(
+            {
+                "key": list(key),
+                "values": g.values,
+                "times": [_ts(t) for t in g.times],
+                "evidence": list(g.evidence),
+                "distinct": [[v, _ts(t)] for v, t in g.distinct.items()],
+                "fired": g.fired,
+                "window_end": _ts(g.window_end),
+                "per_rule": [[[_ts(t), evs] for t, evs in q] for q in g.per_rule],
+            }
+        )
+    return {
+        "v": 1,
+        "type": "sigma_correlation",
+        "watermark": _ts(rt.watermark),
+        "groups": groups,
+        "seen": [[ref, eid, _ts(t)] for (ref, eid), t in rt._seen.items()],
+    }
+
+
+def restore(rt: CorrelationRuntime, data: dict[str, Any]) -> bool:
+    """Take a :func:`snapshot` back (False when it is not one)."""
+    if not data or data.get("v") != 1 or data.get("type") != "sigma_correlation":
+        return False
+    if any(len(g["per_rule"]) not in (0, len(rt.refs)) for g in data["groups"]):
+        return False  # the rule now references other rules: start afresh
+    rt.groups = OrderedDict()
+    for g in data["groups"]:
+        values = {k: _hashable(v) for k, v in g["values"].items()}
+        group = _Group(
+            values,
+            deque(_dt(t) for t in g["times"]),
+            deque(g["evidence"]),
+            {_hashable(v): _dt(t) for v, t in g["distinct"]},
+            g["fired"],
+            _dt(g["window_end"]),
+            [deque((_dt(t), evs) for t, evs in q) for q in g["per_rule"]],
+        )
+        rt.groups[_hashable(g["key"])] = group
+    rt.watermark = _dt(data.get("watermark"))
+    rt._seen = OrderedDict(((ref, eid), _dt(t)) for ref, eid, t in data.get("seen", []))
+    rt.dirty = False
+    return True

@@ -25,9 +25,12 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from detectors.base import SIGMA_LEVEL_TO_SEVERITY, Match, RuleInfo, Severity
+from detectors.checkpoint import PendingCheckpoint, RuleStateTable, serialize
 from detectors.sigma.cache import RuleCache, default_cache_dir
 from detectors.sigma.compiler import DEFAULT_KEYWORD_FIELDS, CompileError, Matcher, compile_rule
 from detectors.sigma.correlation import CorrelationError, CorrelationRuntime, Occurrence, rule_key
+from detectors.sigma.correlation import restore as restore_correlation
+from detectors.sigma.correlation import snapshot as snapshot_correlation
 from detectors.sigma.fieldmap import FieldMap
 from detectors.sigma.loader import (
     SigmaLoadError,
@@ -221,6 +224,7 @@ class SigmaDetector:
 
     def _build_correlations(self, correlations: list[SigmaCorrelationRule]) -> None:
         # Correlations first: they decide which base rules generate output.
+        previous = {rule_key(rt.rule): rt for rt in getattr(self, "_correlations", [])}
         self._correlations: list[CorrelationRuntime] = []
         self._feeds: dict[str, list[CorrelationRuntime]] = defaultdict(list)
         silenced: set[str] = set()
@@ -237,6 +241,9 @@ class SigmaDetector:
             except CorrelationError as e:
                 self.errors.append(SigmaLoadError(rule_source_path(corr), e.rule_id, e.reason, "compile"))
                 continue
+            old = previous.get(rule_key(corr))
+            if old is not None and len(old.refs) == len(rt.refs):  # a reload keeps the windows
+                restore_correlation(rt, snapshot_correlation(old))
             runtimes[rule_key(corr)] = rt
             self._correlations.append(rt)
             for ref in rt.refs:
@@ -397,6 +404,30 @@ class SigmaDetector:
             self._propagate(key, occ, out)
         return out
 
+    # ------------------------------------------------------------------ state
+
+    STATE_PREFIX = "sigma-correlation:"
+
+    def checkpoint(self) -> PendingCheckpoint:
+        """Serialize the correlations whose windows changed (in the thread that observes)."""
+        pending = PendingCheckpoint()
+        for rt in self._correlations:
+            if rt.dirty:
+                key = self.STATE_PREFIX + rule_key(rt.rule)
+                pending.rows[key] = ("sigma_correlation", serialize(snapshot_correlation(rt)))
+                rt.dirty = False
+        return pending
+
+    def restore_state(self, state: Any) -> int:
+        """Restore the correlations' windows saved in the state store; returns how many."""
+        saved = RuleStateTable(state).load()
+        restored = 0
+        for rt in self._correlations:
+            data = saved.get(self.STATE_PREFIX + rule_key(rt.rule))
+            if data is not None:
+                restored += restore_correlation(rt, data)
+        return restored
+
     @property
     def stats(self) -> dict[str, int]:
         """Counts: rules loaded/compiled/failed/inactive, correlations (failed), evicted groups."""
@@ -405,6 +436,7 @@ class SigmaDetector:
             "rules_inactive": len(self._state.index.inactive),
             "rules_prefiltered": sum(b.runner.prefiltered for b in self._state.index.all_buckets()),
             "groups_evicted": sum(rt.evicted for rt in self._correlations),
+            "correlation_duplicates": sum(rt.duplicates for rt in self._correlations),
         }
 
     @property

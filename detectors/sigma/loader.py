@@ -23,6 +23,9 @@ from detectors.sigma.cache import RuleCache, file_digest
 from detectors.sigma.compiler import condition_trees
 
 RULE_SUFFIXES = (".yml", ".yaml")
+NON_SIGMA_DIRS = frozenset({"stateful"})
+"""Folders under a rules path that hold other rule formats (``rules/stateful``: the
+ElastAlert-style stateful rules of :mod:`detectors.stateful`); never read as Sigma."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,13 @@ def iter_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+            yield from sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in RULE_SUFFIXES
+                and p.is_file()
+                and not NON_SIGMA_DIRS.intersection(p.relative_to(path).parts[:-1])
+            )
         elif path.is_file():
             yield path
 

@@ -1,6 +1,9 @@
-"""Alerts: the model, their deduplicating repository in the state store."""
+"""Alerts: the model, their deduplicating repository in the state store, suppressions
+and the triage workflow."""
 
+from soc.alerts.actor import Actor
 from soc.alerts.model import Alert
-from soc.alerts.repository import AlertChange, AlertFilter, AlertRepository
+from soc.alerts.queue import AlertFilter
+from soc.alerts.repository import AlertChange, AlertRepository
 
-__all__ = ["Alert", "AlertChange", "AlertFilter", "AlertRepository"]
+__all__ = ["Actor", "Alert", "AlertChange", "AlertFilter", "AlertRepository"]

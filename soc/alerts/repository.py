@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,52 +11,24 @@ from typing import Any
 import orjson
 
 from detectors.base import Match, severity_rank
+from soc.alerts.classify import (
+    CRITICALITIES,
+    asset_facts,
+    entities_of,
+    incident_type_from_tags,
+    mitre_from_tags,
+    risk_score,
+)
 from soc.alerts.model import Alert
+from soc.alerts.queue import AlertFilter, cursor_of, queue_sql
+from soc.alerts.schema import migrate_alerts
+from soc.alerts.suppressions import MatchView, SuppressionStore
 from soc.event import Event, format_ts, get_field, parse_ts, utcnow
-from soc.state import StateStore, register_schema
+from soc.state import StateStore
 
 MAX_EVIDENCE = 100
 MAX_EXCERPTS = 5
 EXCERPT_CHARS = 300
-
-register_schema(
-    "alerts",
-    """
-    CREATE TABLE IF NOT EXISTS alerts (
-        id TEXT PRIMARY KEY,
-        rule_id TEXT NOT NULL,
-        rule_title TEXT NOT NULL,
-        rule_type TEXT NOT NULL,
-        rule_author TEXT NOT NULL DEFAULT '',
-        rule_version TEXT NOT NULL DEFAULT '',
-        rule_description TEXT NOT NULL DEFAULT '',
-        severity TEXT NOT NULL,
-        severity_rank INTEGER NOT NULL,
-        status TEXT NOT NULL DEFAULT 'new',
-        group_key TEXT NOT NULL,
-        host TEXT, user TEXT, source_ip TEXT, agency_id TEXT, agency_name TEXT,
-        tags TEXT NOT NULL DEFAULT '[]',
-        refs TEXT NOT NULL DEFAULT '[]',
-        excerpts TEXT NOT NULL DEFAULT '[]',
-        details TEXT NOT NULL DEFAULT '{}',
-        first_seen TEXT NOT NULL,
-        last_seen TEXT NOT NULL,
-        count INTEGER NOT NULL DEFAULT 1,
-        created TEXT NOT NULL,
-        updated TEXT NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts(rule_id, group_key, last_seen);
-    CREATE INDEX IF NOT EXISTS alerts_queue ON alerts(status, severity_rank, last_seen);
-    CREATE INDEX IF NOT EXISTS alerts_last_seen ON alerts(last_seen, id);
-    CREATE TABLE IF NOT EXISTS alert_evidence (
-        alert_id TEXT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
-        event_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        PRIMARY KEY (alert_id, event_id)
-    );
-    """,
-)
-
 OPEN_STATUSES = ("new", "acknowledged", "in_progress", "escalated")
 
 
@@ -67,18 +38,6 @@ class AlertChange:
 
     alert: Alert
     created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AlertFilter:
-    status: str | None = None
-    min_severity: str | None = None
-    rule_id: str | None = None
-    host: str | None = None
-    user: str | None = None
-    source_ip: str | None = None
-    agency_id: str | None = None
-    since: datetime | None = None
 
 
 def entity_group(event: Event) -> dict[str, Any]:
@@ -101,18 +60,26 @@ def _excerpt(event: Event) -> str:
 
 
 class AlertRepository:
-    """Alert rows in the state store."""
+    """Alert rows in the state store (the schema is brought up to date at open)."""
 
     def __init__(self, state: StateStore, *, dedup_window: timedelta = timedelta(hours=1)) -> None:
         self._state = state
         self.dedup_window = dedup_window
+        self.suppressed = 0
+        """Matches silenced by a suppression since this repository was opened."""
+        migrate_alerts(state)
+
+    @property
+    def state(self) -> StateStore:
+        return self._state
 
     def record(self, match: Match) -> AlertChange | None:
         """Turn one match into a new alert or an update of the open alert with the same
         rule and group key inside the deduplication window.
 
         Returns ``None`` when every evidence event of the match is already on that
-        alert (a re-delivered event after a crash must not count twice).
+        alert (a re-delivered event after a crash must not count twice), or when an
+        active suppression silences the match (counted on the suppression).
         """
         events = match.events
         last = events[-1] if events else {}
@@ -122,9 +89,17 @@ class AlertRepository:
         now = format_ts(utcnow())
         window_start = format_ts(match.timestamp - self.dedup_window)
         event_ids = [str(get_field(e, "event.id")) for e in events if get_field(e, "event.id")]
+        agency_id = _first(events, "organization.id")
+        entities = entities_of(_same_agency(events, agency_id))
+        facts = _strongest_asset(events)
+        view = MatchView(match.rule.id, group, entities, agency_id, events)
         with self._state.transaction() as conn:
+            if SuppressionStore.apply(conn, view, match.timestamp) is not None:
+                self.suppressed += 1
+                return None
             row = conn.execute(
-                "SELECT id, first_seen, last_seen FROM alerts WHERE rule_id = ? AND group_key = ? "
+                "SELECT id, entities, security_level, criticality, system, severity, agency_id FROM alerts "
+                "WHERE rule_id = ? AND group_key = ? "
                 f"AND status IN ({','.join('?' * len(OPEN_STATUSES))}) AND last_seen >= ? "
                 "ORDER BY last_seen DESC LIMIT 1",
                 (match.rule.id, group_key, *OPEN_STATUSES, window_start),
@@ -133,19 +108,39 @@ class AlertRepository:
                 alert_id = row["id"]
                 if event_ids and not self._add_evidence(conn, alert_id, event_ids):
                     return None
+                merged = entities_of(_same_agency(events, row["agency_id"]), orjson.loads(row["entities"]))
+                level, criticality, system = _stronger(
+                    (row["security_level"], row["criticality"], row["system"]),
+                    (facts["security_level"], facts["criticality"], facts["system"]),
+                )
                 conn.execute(
                     "UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?), "
-                    "first_seen = min(first_seen, ?), updated = ?, excerpts = ? WHERE id = ?",
-                    (seen, seen, now, self._merge_excerpts(conn, alert_id, events), alert_id),
+                    "first_seen = min(first_seen, ?), updated = ?, excerpts = ?, entities = ?, "
+                    "security_level = ?, criticality = ?, system = ?, risk_score = ? WHERE id = ?",
+                    (
+                        seen,
+                        seen,
+                        now,
+                        self._merge_excerpts(conn, alert_id, events),
+                        orjson.dumps(merged).decode(),
+                        level,
+                        criticality,
+                        system,
+                        risk_score(row["severity"], level, criticality),
+                        alert_id,
+                    ),
                 )
                 return AlertChange(self._get(conn, alert_id), created=False)
             alert_id = uuid.uuid4().hex
             rule = match.rule
+            tactics, techniques = mitre_from_tags(rule.tags)
             conn.execute(
                 "INSERT INTO alerts (id, rule_id, rule_title, rule_type, rule_author, rule_version, "
                 "rule_description, severity, severity_rank, status, group_key, host, user, source_ip, "
                 "agency_id, agency_name, tags, refs, excerpts, details, first_seen, last_seen, count, "
-                "created, updated) VALUES (?,?,?,?,?,?,?,?,?,'new',?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)",
+                "created, updated, risk_score, security_level, criticality, system, incident_type, "
+                "mitre_tactics, mitre_techniques, entities) "
+                "VALUES (?,?,?,?,?,?,?,?,?,'new',?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert_id,
                     rule.id,
@@ -162,8 +157,8 @@ class AlertRepository:
                     or get_field(last, "host.hostname"),
                     group.get("user.name") or get_field(last, "user.name"),
                     group.get("source.ip") or get_field(last, "source.ip"),
-                    get_field(last, "organization.id"),
-                    get_field(last, "organization.name"),
+                    agency_id,
+                    _first(events, "organization.name"),
                     orjson.dumps(list(rule.tags)).decode(),
                     orjson.dumps(list(rule.references)).decode(),
                     orjson.dumps([_excerpt(e) for e in events[-MAX_EXCERPTS:]]).decode(),
@@ -172,6 +167,14 @@ class AlertRepository:
                     seen,
                     now,
                     now,
+                    risk_score(rule.severity, facts["security_level"], facts["criticality"]),
+                    facts["security_level"],
+                    facts["criticality"],
+                    facts["system"],
+                    incident_type_from_tags(rule.tags),
+                    orjson.dumps(tactics).decode(),
+                    orjson.dumps(techniques).decode(),
+                    orjson.dumps(entities).decode(),
                 ),
             )
             self._add_evidence(conn, alert_id, event_ids)
@@ -219,40 +222,62 @@ class AlertRepository:
             return self._get(conn, alert_id)
 
     def list(
-        self, flt: AlertFilter = AlertFilter(), *, limit: int = 50, after: str | None = None
+        self,
+        flt: AlertFilter = AlertFilter(),
+        *,
+        limit: int = 50,
+        after: str | None = None,
+        sort: str = "last_seen",
     ) -> tuple[list[Alert], str | None]:
-        """Alerts newest first (by ``last_seen``, then id); ``after`` is the cursor
-        returned with the previous page, ``None`` when there is no next page."""
-        where: list[str] = []
-        params: list[Any] = []
-        for column in ("status", "rule_id", "host", "user", "source_ip", "agency_id"):
-            value = getattr(flt, column)
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if flt.min_severity is not None:
-            where.append("severity_rank >= ?")
-            params.append(severity_rank(flt.min_severity))
-        if flt.since is not None:
-            where.append("last_seen >= ?")
-            params.append(format_ts(flt.since))
-        if after:
-            last_seen, last_id = _decode_cursor(after)
-            where.append("(last_seen < ? OR (last_seen = ? AND id < ?))")
-            params.extend([last_seen, last_seen, last_id])
-        sql = "SELECT * FROM alerts"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY last_seen DESC, id DESC LIMIT ?"
-        params.append(limit + 1)
+        """One page of alerts in ``sort`` order (see :mod:`soc.alerts.queue`; default
+        newest first); ``after`` is the cursor returned with the previous page,
+        ``None`` when there is no next page. Raises ``ValueError`` for a bad cursor or sort."""
+        sql, params = queue_sql(flt, sort, limit, after)
         rows = self._state.query(sql, tuple(params))
         alerts = [_row_to_alert(row, None) for row in rows[:limit]]
-        cursor = _encode_cursor(alerts[-1].last_seen, alerts[-1].id) if len(rows) > limit else None
+        cursor = cursor_of(rows[limit - 1], sort) if len(rows) > limit else None
         return alerts, cursor
 
     def count_by_severity(self) -> dict[str, int]:
         rows = self._state.query("SELECT severity, count(*) AS n FROM alerts GROUP BY severity")
         return {row["severity"]: row["n"] for row in rows}
+
+
+def _first(events: Sequence[Event], name: str) -> Any:
+    """The value of ``name`` in the newest event that has one."""
+    for event in reversed(events):
+        value = get_field(event, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _same_agency(events: Sequence[Event], agency_id: str | None) -> list[Event]:
+    """The evidence events of the alert's agency (or of none): an agency officer reads
+    the alert's entities, which must not name another agency's hosts or users."""
+    return [e for e in events if get_field(e, "organization.id") in (None, agency_id)]
+
+
+def _facts_rank(level: int | None, criticality: str | None) -> tuple[int, int]:
+    return (level or 0, CRITICALITIES.index(criticality) + 1 if criticality in CRITICALITIES else 0)
+
+
+def _strongest_asset(events: Sequence[Event]) -> dict[str, Any]:
+    """Asset facts of the evidence event on the most important asset."""
+    best = {"system": None, "security_level": None, "criticality": None}
+    for event in events:
+        facts = asset_facts(event)
+        if _facts_rank(facts["security_level"], facts["criticality"]) > _facts_rank(
+            best["security_level"], best["criticality"]
+        ) or (best["system"] is None and facts["system"] is not None):
+            best = facts
+    return best
+
+
+def _stronger(
+    old: tuple[int | None, str | None, str | None], new: tuple[int | None, str | None, str | None]
+) -> tuple[int | None, str | None, str | None]:
+    return new if _facts_rank(new[0], new[1]) > _facts_rank(old[0], old[1]) else old
 
 
 def _first_time(match: Match) -> datetime:
@@ -288,16 +313,16 @@ def _row_to_alert(row: Any, evidence: list[str] | None) -> Alert:
         evidence=evidence or [],
         excerpts=orjson.loads(row["excerpts"]),
         details=orjson.loads(row["details"]),
+        risk_score=row["risk_score"],
+        security_level=row["security_level"],
+        criticality=row["criticality"],
+        system=row["system"],
+        incident_type=row["incident_type"],
+        incident_type_overridden=bool(row["incident_type_overridden"]),
+        mitre_tactics=orjson.loads(row["mitre_tactics"]),
+        mitre_techniques=orjson.loads(row["mitre_techniques"]),
+        entities=orjson.loads(row["entities"]),
+        assignee=row["assignee"],
+        resolution=row["resolution"],
+        analyst_tags=orjson.loads(row["analyst_tags"]),
     )
-
-
-def _encode_cursor(last_seen: str, alert_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([last_seen, alert_id])).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        last_seen, alert_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return str(last_seen), str(alert_id)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"invalid alert cursor {cursor!r}") from exc

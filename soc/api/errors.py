@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from soc.access import AccessError, Conflict, InvalidCredentials, InvalidRequest, LockedOut, NotFound
 from soc.query import QuerySyntaxError
 from soc.store.base import StoreError
 
@@ -42,8 +43,24 @@ async def _on_store_error(request: Request, exc: StoreError) -> JSONResponse:
     )
 
 
+_ACCESS_STATUS: tuple[tuple[type[AccessError], int], ...] = (
+    (InvalidRequest, status.HTTP_400_BAD_REQUEST),
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (InvalidCredentials, status.HTTP_401_UNAUTHORIZED),
+    (LockedOut, status.HTTP_429_TOO_MANY_REQUESTS),
+)
+
+
+async def _on_access_error(_: Request, exc: AccessError) -> JSONResponse:
+    code = next((c for kind, c in _ACCESS_STATUS if isinstance(exc, kind)), status.HTTP_400_BAD_REQUEST)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LockedOut) else None
+    return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the error handlers on ``app``."""
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(QuerySyntaxError, _on_query_syntax)  # type: ignore[arg-type]
     app.add_exception_handler(StoreError, _on_store_error)  # type: ignore[arg-type]
+    app.add_exception_handler(AccessError, _on_access_error)  # type: ignore[arg-type]

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from starlette.concurrency import run_in_threadpool
 
-from soc.api.auth import get_context, require_principal
+from soc.access import PIPELINE_ROLES
+from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
 from soc.api.models import ErrorOut
 from soc.pipeline.deadletter import replay_dead_letters
@@ -15,8 +16,8 @@ from soc.pipeline.deadletter import replay_dead_letters
 router = APIRouter(
     prefix="/api/v1/deadletters",
     tags=["dead letters"],
-    dependencies=[Depends(require_principal)],
-    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    dependencies=[Depends(require_roles(*PIPELINE_ROLES))],
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
-from soc.api.auth import get_context, require_principal
+from soc.access import READ_ALERT_ROLES, Principal
+from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
 from soc.api.models import (
     CountResult,
@@ -18,6 +19,7 @@ from soc.api.models import (
     TermsResult,
 )
 from soc.api.params import BadParameter, build_query, parse_interval
+from soc.api.scope import scoped_query, visible_events
 from soc.event import format_ts
 from soc.store.base import Sort
 from soc.store.fields import SORTABLE
@@ -25,11 +27,11 @@ from soc.store.fields import SORTABLE
 router = APIRouter(
     prefix="/api/v1/events",
     tags=["events"],
-    dependencies=[Depends(require_principal)],
-    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
+    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]
+Reader = Annotated[Principal, Depends(require_roles(*READ_ALERT_ROLES))]
 Q = Annotated[str | None, Query(description="Search query, e.g. `event.outcome:failure source.ip:10.0.*`")]
 Since = Annotated[str | None, Query(description="Start (inclusive): `15m`, `2h`, `7d`, `1w` ago or ISO 8601")]
 Until = Annotated[str | None, Query(description="End (exclusive): same forms as `since`")]
@@ -52,6 +54,7 @@ def _json(content: Any) -> Response:
 @router.get("", response_model=EventsPage, summary="Search events")
 def search_events(
     ctx: Ctx,
+    principal: Reader,
     q: Q = None,
     since: Since = None,
     until: Until = None,
@@ -62,7 +65,7 @@ def search_events(
 ) -> Response:
     if sort not in SORTABLE:
         raise BadParameter("sort", f"cannot sort on {sort!r}; sortable fields: {', '.join(SORTABLE)}")
-    query = build_query(q, since, until)
+    query = scoped_query(build_query(q, since, until), principal)
     try:
         page = ctx.store.search(
             query, size=size, sort=Sort(sort, descending=order == "desc"), after=cursor or None
@@ -74,8 +77,10 @@ def search_events(
 
 
 @router.get("/count", response_model=CountResult, summary="Count matching events")
-def count_events(ctx: Ctx, q: Q = None, since: Since = None, until: Until = None) -> dict[str, int]:
-    query = build_query(q, since, until)
+def count_events(
+    ctx: Ctx, principal: Reader, q: Q = None, since: Since = None, until: Until = None
+) -> dict[str, int]:
+    query = scoped_query(build_query(q, since, until), principal)
     try:
         return {"count": ctx.store.count(query)}
     except ValueError as exc:
@@ -85,13 +90,14 @@ def count_events(ctx: Ctx, q: Q = None, since: Since = None, until: Until = None
 @router.get("/terms", response_model=TermsResult, summary="Top values of a field")
 def terms(
     ctx: Ctx,
+    principal: Reader,
     field: FieldName,
     q: Q = None,
     since: Since = None,
     until: Until = None,
     size: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> dict[str, Any]:
-    query = build_query(q, since, until)
+    query = scoped_query(build_query(q, since, until), principal)
     try:
         buckets = ctx.store.count_by(query, field, size=size)
     except ValueError as exc:
@@ -102,13 +108,14 @@ def terms(
 @router.get("/histogram", response_model=HistogramResult, summary="Event counts per time bucket")
 def histogram(
     ctx: Ctx,
+    principal: Reader,
     interval: Annotated[str, Query(description="Bucket width: seconds, or `1m`, `5m`, `1h`, `1d`")] = "1h",
     q: Q = None,
     since: Since = None,
     until: Until = None,
 ) -> dict[str, Any]:
     seconds = parse_interval(interval)
-    query = build_query(q, since, until)
+    query = scoped_query(build_query(q, since, until), principal)
     try:
         buckets = ctx.store.histogram(query, seconds)
     except ValueError as exc:
@@ -121,9 +128,9 @@ def histogram(
 
 @router.get("/distinct", response_model=DistinctResult, summary="Number of distinct values of a field")
 def distinct(
-    ctx: Ctx, field: FieldName, q: Q = None, since: Since = None, until: Until = None
+    ctx: Ctx, principal: Reader, field: FieldName, q: Q = None, since: Since = None, until: Until = None
 ) -> dict[str, Any]:
-    query = build_query(q, since, until)
+    query = scoped_query(build_query(q, since, until), principal)
     try:
         return {"field": field, "count": ctx.store.distinct_count(query, field)}
     except ValueError as exc:
@@ -136,8 +143,8 @@ def distinct(
     summary="One event by its event.id",
     responses={404: {"model": ErrorOut}},
 )
-def get_event(ctx: Ctx, event_id: str) -> Response:
-    events = ctx.store.get([event_id])
+def get_event(ctx: Ctx, principal: Reader, event_id: str) -> Response:
+    events = visible_events(ctx.store.get([event_id]), principal)
     if not events:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"event {event_id!r} not found")
     return _json(events[0])

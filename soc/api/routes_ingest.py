@@ -16,7 +16,8 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from soc.api.auth import get_context, require_principal
+from soc.access import INGEST_ROLES
+from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
 from soc.api.models import ErrorOut, IngestResult
 from soc.api.params import BadParameter
@@ -25,10 +26,11 @@ from soc.event import RawRecord
 router = APIRouter(
     prefix="/api/v1/ingest",
     tags=["ingest"],
-    dependencies=[Depends(require_principal)],
+    dependencies=[Depends(require_roles(*INGEST_ROLES))],
     responses={
         400: {"model": ErrorOut},
         401: {"model": ErrorOut},
+        403: {"model": ErrorOut},
         413: {"model": ErrorOut},
         503: {"model": ErrorOut},
     },

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from detectors.sigma.query.hunt import hunt_refs, result_dict
-from soc.api.auth import get_context, require_principal
+from soc.access import HUNT_ROLES
+from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
 from soc.api.models import ErrorOut
 from soc.api.params import BadParameter
@@ -24,8 +25,8 @@ from soc.query import QuerySyntaxError, parse_since
 router = APIRouter(
     prefix="/api/v1/rules",
     tags=["rules"],
-    dependencies=[Depends(require_principal)],
-    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}},
+    dependencies=[Depends(require_roles(*HUNT_ROLES))],
+    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

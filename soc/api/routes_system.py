@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 
-from soc.api.auth import Credentials, check_token, get_context
+from soc.access import METRICS_ROLES
+from soc.api.auth import get_context, public, require_roles
 from soc.api.context import VERSION, ApiContext
 from soc.api.models import Health
 from soc.event import format_ts, utcnow
@@ -17,7 +18,16 @@ router = APIRouter(tags=["system"])
 Ctx = Annotated[ApiContext, Depends(get_context)]
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness and engine facts (no auth)")
+def _metrics_public(ctx: ApiContext) -> bool:
+    return ctx.metrics_public
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="Liveness and engine facts (no auth)",
+    dependencies=[Depends(public)],
+)
 def healthz(ctx: Ctx) -> dict[str, Any]:
     try:
         facts = dict(ctx.health())
@@ -38,9 +48,8 @@ def healthz(ctx: Ctx) -> dict[str, Any]:
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition"}},
+    dependencies=[Depends(require_roles(*METRICS_ROLES, public_if=_metrics_public))],
 )
-def metrics(request: Request, ctx: Ctx, credentials: Credentials) -> Response:
-    if not ctx.metrics_public:
-        check_token(ctx, credentials)
+def metrics(ctx: Ctx) -> Response:
     body, content_type = ctx.metrics.render()
     return Response(body, media_type=content_type)

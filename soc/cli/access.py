@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from soc.alerts import AlertFilter, AlertRepository
+from soc.alerts.triage import TriageService
 from soc.cli.common import EXIT_UNAVAILABLE, CommandError
 from soc.client import EngineClient, EngineClientError
+from soc.event import format_ts
 from soc.pipeline.engine import DataDir, api_token, running_engine
 from soc.query import parse_query
 from soc.state import StateStore
@@ -22,9 +24,13 @@ class Access(Protocol):
 
     def count(self, q: str, since: datetime | None, until: datetime | None) -> int: ...
 
-    def alerts(self, *, status: str | None, min_severity: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def alerts(
+        self, *, status: str | None, min_severity: str | None, limit: int, sort: str = ..., **filters: Any
+    ) -> list[dict[str, Any]]: ...
 
     def alert(self, alert_id: str) -> dict[str, Any] | None: ...
+
+    def comments(self, alert_id: str) -> list[dict[str, Any]]: ...
 
     def close(self) -> None: ...
 
@@ -41,8 +47,29 @@ class RemoteAccess:
     def count(self, q: str, since: datetime | None, until: datetime | None) -> int:
         return self.client.count(q, since=since, until=until)
 
-    def alerts(self, *, status: str | None, min_severity: str | None, limit: int) -> list[dict[str, Any]]:
-        return self.client.alerts(status=status, min_severity=min_severity, limit=limit)["alerts"]
+    def alerts(
+        self,
+        *,
+        status: str | None,
+        min_severity: str | None,
+        limit: int,
+        sort: str = "last_seen",
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        if sort == "last_seen" and not params:
+            return self.client.alerts(status=status, min_severity=min_severity, limit=limit)["alerts"]
+        if "analyst_tag" in params:
+            params["tag"] = params.pop("analyst_tag")
+        for key in ("since", "until"):
+            if key in params:
+                params[key] = format_ts(params[key])
+        return self.client.alert_queue(
+            status=status, min_severity=min_severity, limit=limit, sort=sort, **params
+        )["alerts"]
+
+    def comments(self, alert_id: str) -> list[dict[str, Any]]:
+        return self.client.alert_comments(alert_id)["comments"]
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         try:
@@ -74,9 +101,21 @@ class LocalAccess:
     def count(self, q: str, since: datetime | None, until: datetime | None) -> int:
         return self.store.count(self._query(q, since, until))
 
-    def alerts(self, *, status: str | None, min_severity: str | None, limit: int) -> list[dict[str, Any]]:
-        found, _ = self.repo.list(AlertFilter(status=status, min_severity=min_severity), limit=limit)
+    def alerts(
+        self,
+        *,
+        status: str | None,
+        min_severity: str | None,
+        limit: int,
+        sort: str = "last_seen",
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        flt = AlertFilter(status=status, min_severity=min_severity, **filters)
+        found, _ = self.repo.list(flt, limit=limit, sort=sort)
         return [a.to_dict() for a in found]
+
+    def comments(self, alert_id: str) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in TriageService(self.repo).comments(alert_id)]
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         alert = self.repo.get(alert_id)

@@ -7,10 +7,40 @@ import sys
 from collections.abc import Sequence
 
 from soc import __version__
-from soc.cli import config_cmd, deadletter_cmd, detect_cmd, ingest_cmd, ml_cmd, query_cmd, rules_cmd, run_cmd
+from soc.cli import (
+    assets_cmd,
+    audit_cmd,
+    config_cmd,
+    deadletter_cmd,
+    detect_cmd,
+    forwarding_cmd,
+    ingest_cmd,
+    ml_cmd,
+    notify_cmd,
+    query_cmd,
+    rules_cmd,
+    run_cmd,
+    tokens_cmd,
+    users_cmd,
+)
 from soc.cli.common import EXIT_USAGE, CommandError
 
-COMMAND_GROUPS = (run_cmd, ingest_cmd, query_cmd, detect_cmd, rules_cmd, deadletter_cmd, config_cmd, ml_cmd)
+COMMAND_GROUPS = (
+    run_cmd,
+    ingest_cmd,
+    query_cmd,
+    detect_cmd,
+    rules_cmd,
+    deadletter_cmd,
+    config_cmd,
+    audit_cmd,
+    assets_cmd,
+    users_cmd,
+    tokens_cmd,
+    forwarding_cmd,
+    notify_cmd,
+    ml_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,9 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from soc.cli import common
+from soc.alerts.classify import INCIDENT_TYPES, incident_type_label
+from soc.alerts.queue import SORTS
+from soc.cli import common, triage_cmd
 from soc.cli.access import open_access
 from soc.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError, add_common, local_time
 from soc.event import get_field
@@ -33,12 +35,26 @@ def register(commands: Any) -> None:
     search.add_argument("--size", type=int, default=20, help="events to show (default 20, max 1000)")
     search.set_defaults(handler=search_events)
 
-    alerts = commands.add_parser("alerts", help="list and show alerts")
+    alerts = commands.add_parser("alerts", help="list, show and triage alerts; suppressions")
     sub = alerts.add_subparsers(dest="alerts_command", metavar="SUBCOMMAND", required=True)
-    list_ = sub.add_parser("list", help="alerts, newest first", description="List alerts, newest first.")
+    list_ = sub.add_parser(
+        "list",
+        help="the alert queue (newest first, or --sort risk|severity)",
+        description="List alerts: filtered, sorted (descending), first --limit.",
+    )
     add_common(list_)
-    list_.add_argument("--status", choices=STATUSES, default=None)
+    list_.add_argument(
+        "--status", default=None, help=f"one or more of {', '.join(STATUSES)}, comma-separated"
+    )
     list_.add_argument("--min-severity", choices=SEVERITIES, default=None)
+    list_.add_argument("--min-risk", type=int, default=None, help="0..100")
+    list_.add_argument("--agency", default=None, help="agency id")
+    list_.add_argument("--assignee", default=None, help="a user, or - for unassigned")
+    list_.add_argument("--incident-type", choices=tuple(INCIDENT_TYPES), default=None)
+    list_.add_argument("--system", default=None, help="information system name")
+    list_.add_argument("--tag", default=None, help="an analyst tag")
+    list_.add_argument("--since", default=None, help="last seen after: 15m, 24h, 7d or ISO 8601")
+    list_.add_argument("--sort", choices=tuple(SORTS), default="last_seen")
     list_.add_argument("--limit", type=int, default=50)
     list_.set_defaults(handler=list_alerts)
     show = sub.add_parser(
@@ -49,6 +65,7 @@ def register(commands: Any) -> None:
     add_common(show)
     show.add_argument("alert_id", metavar="ID")
     show.set_defaults(handler=show_alert)
+    triage_cmd.register(sub)
 
 
 def _when(text: str | None, flag: str) -> datetime | None:
@@ -93,9 +110,31 @@ def search_events(args: argparse.Namespace) -> int:
 
 
 def list_alerts(args: argparse.Namespace) -> int:
+    for name in (args.status or "").split(","):
+        if name.strip() and name.strip() not in STATUSES:
+            raise CommandError(f"--status {name.strip()!r}: not one of {', '.join(STATUSES)}", EXIT_USAGE)
+    if args.min_risk is not None and not 0 <= args.min_risk <= 100:
+        raise CommandError("--min-risk must be between 0 and 100", EXIT_USAGE)
+    if not 1 <= args.limit <= 500:
+        raise CommandError("--limit must be between 1 and 500", EXIT_USAGE)
+    filters = {
+        "min_risk": args.min_risk,
+        "agency_id": args.agency,
+        "assignee": args.assignee,
+        "incident_type": args.incident_type,
+        "system": args.system,
+        "analyst_tag": args.tag,
+        "since": _when(args.since, "--since"),
+    }
     access = _access(args)
     try:
-        alerts = access.alerts(status=args.status, min_severity=args.min_severity, limit=args.limit)
+        alerts = access.alerts(
+            status=args.status,
+            min_severity=args.min_severity,
+            limit=args.limit,
+            sort=args.sort,
+            **{k: v for k, v in filters.items() if v is not None},
+        )
     finally:
         access.close()
     if args.json:
@@ -107,18 +146,33 @@ def list_alerts(args: argparse.Namespace) -> int:
             a["id"][:12],
             local_time(a["last_seen"], zone),
             a["severity"],
+            str(a.get("risk_score", 0)),
             a["status"],
-            a["rule_title"][:56],
+            a["rule_title"][:48],
+            a.get("agency_id") or "-",
             a.get("host") or "-",
-            a.get("user") or "-",
             a.get("source_ip") or "-",
+            a.get("assignee") or "-",
             str(a["count"]),
         ]
         for a in alerts
     ]
     print(
         common.table(
-            rows, ["id", "last seen", "severity", "status", "rule", "host", "user", "source ip", "n"]
+            rows,
+            [
+                "id",
+                "last seen",
+                "severity",
+                "risk",
+                "status",
+                "rule",
+                "agency",
+                "host",
+                "source ip",
+                "assignee",
+                "n",
+            ],
         )
     )
     return EXIT_OK
@@ -131,10 +185,12 @@ def show_alert(args: argparse.Namespace) -> int:
         if alert is None and len(args.alert_id) < 32:
             matches = [
                 a
-                for a in access.alerts(status=None, min_severity=None, limit=1000)
+                for a in access.alerts(status=None, min_severity=None, limit=500)
                 if a["id"].startswith(args.alert_id)
             ]
             alert = access.alert(matches[0]["id"]) if len(matches) == 1 else None
+        if alert is not None:
+            alert["comments"] = access.comments(alert["id"])
     finally:
         access.close()
     if alert is None:
@@ -155,6 +211,30 @@ def show_alert(args: argparse.Namespace) -> int:
         f" ({alert['count']} times)"
     )
     print(f"  tags:        {', '.join(alert.get('tags') or []) or '-'}")
+    print(
+        f"  risk:        {alert.get('risk_score', 0)}/100"
+        f"  security level: {alert.get('security_level') or '-'}"
+        f"  criticality: {alert.get('criticality') or '-'}  system: {alert.get('system') or '-'}"
+    )
+    overridden = " (set by analyst / do phân tích viên đặt)" if alert.get("incident_type_overridden") else ""
+    kind = alert.get("incident_type") or "other"
+    print(f"  incident:    {kind}: {incident_type_label(kind)}{overridden}")
+    print(
+        f"  ATT&CK:      {', '.join(alert.get('mitre_tactics') or []) or '-'}; "
+        f"{', '.join(alert.get('mitre_techniques') or []) or '-'}"
+    )
+    for kind, values in (alert.get("entities") or {}).items():
+        print(f"  {kind + ':':<12} {', '.join(values)}")
+    print(
+        f"  triage:      assignee={alert.get('assignee') or '-'} resolution={alert.get('resolution') or '-'} "
+        f"analyst tags={', '.join(alert.get('analyst_tags') or []) or '-'}"
+    )
+    comments = alert.get("comments") or []
+    if comments:
+        print("  comments / bình luận:")
+        for c in comments:
+            marker = " [status]" if c.get("kind") == "status" else ""
+            print(f"    {local_time(c['created'], zone)}  {c['author']}{marker}: {c['body']}")
     print("  evidence:")
     for event in alert.get("events", []):
         print(f"    {local_time(get_field(event, '@timestamp'), zone)}  {get_field(event, 'message')}")

@@ -39,6 +39,35 @@ def sigma_mappings(args: argparse.Namespace) -> tuple[dict[str, Any], list[Path]
 # --------------------------------------------------------------------------- check
 
 
+def check_stateful(paths: list[Path]) -> dict[str, Any]:
+    """Load the stateful rules (``rules/stateful``, ElastAlert-style) among ``paths``:
+    counts, and each error with file, line, key and reason."""
+    from detectors.stateful.loader import is_stateful_file
+    from detectors.stateful.loader import iter_rule_files as stateful_files
+    from detectors.stateful.loader import load_rules as load_stateful
+
+    chosen = [p for p in paths if p.is_dir() or is_stateful_file(p)]
+    files = list(stateful_files(chosen))
+    rules, errors = load_stateful(files)
+    return {
+        "paths": {p for p in paths if p.is_file() and p in chosen},
+        "files": len(files),
+        "loaded": len(rules),
+        "failed": len({(e.path, e.rule) for e in errors}),
+        "errors": [
+            {
+                "file": e.path,
+                "line": e.line,
+                "key": e.key,
+                "rule": e.rule,
+                "reason": e.reason,
+                "message": str(e),
+            }
+            for e in errors
+        ],
+    }
+
+
 def add_check(sub: Any) -> None:
     p = sub.add_parser(
         "check",
@@ -65,10 +94,12 @@ def run_check(args: argparse.Namespace) -> int:
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}", EXIT_USAGE)
     cfg, _ = sigma_mappings(args)
-    files = sum(1 for _ in iter_rule_files(args.paths))
+    stateful = check_stateful(args.paths)
+    sigma_paths = [p for p in args.paths if p.is_dir() or p not in stateful["paths"]]
+    files = sum(1 for _ in iter_rule_files(sigma_paths))
     print(f"checking {files} rule files ...", file=sys.stderr)
     started = time.perf_counter()
-    det = SigmaDetector(list(args.paths), config=cfg)
+    det = SigmaDetector(sigma_paths, config=cfg)
     elapsed = time.perf_counter() - started
     stats = det.stats
     errors = [
@@ -84,6 +115,7 @@ def run_check(args: argparse.Namespace) -> int:
         "correlations_failed": stats.get("correlations_failed", 0),
         "seconds": round(elapsed, 3),
         "errors": errors,
+        "stateful": {k: v for k, v in stateful.items() if k != "paths"},
     }
     if args.json:
         common.print_json(summary)
@@ -91,13 +123,19 @@ def run_check(args: argparse.Namespace) -> int:
         if not args.quiet:
             for e in det.errors:
                 print(str(e))
+            for line in stateful["errors"]:
+                print(line["message"])
         print(
             f"files={files} loaded={summary['loaded']} compiled={summary['compiled']} failed={summary['failed']} "  # noqa: E501
             f"inactive={summary['inactive']} correlations={summary['correlations']} "
             f"correlations_failed={summary['correlations_failed']} errors={len(errors)} "
             f"time={elapsed:.2f}s"
         )
-    failed = bool(errors) or summary["failed"] or summary["correlations_failed"]
+        print(
+            f"stateful: files={stateful['files']} loaded={stateful['loaded']} "
+            f"failed={stateful['failed']} errors={len(stateful['errors'])}"
+        )
+    failed = bool(errors) or summary["failed"] or summary["correlations_failed"] or bool(stateful["errors"])
     return EXIT_FAILURE if failed and not args.allow_failures else EXIT_OK
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from collectors.inputs.base import MemoryCheckpoints
 from collectors.inputs.file import FileInput, FileInputConfig, read_records
+from soc.assets import AssetError
 from soc.cli import common
-from soc.cli.common import EXIT_OK, EXIT_UNAVAILABLE, CommandError, add_common, local_time
+from soc.cli.common import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, add_common, local_time
 from soc.demo import write_demo_log
 from soc.event import utcnow
 from soc.pipeline.engine import Engine, EngineBusyError
@@ -49,6 +50,8 @@ def _start(engine: Engine) -> None:
         engine.start()
     except EngineBusyError as exc:
         raise CommandError(str(exc), EXIT_UNAVAILABLE) from exc
+    except AssetError as exc:  # the inventory file named by assets.file is invalid
+        raise CommandError(str(exc), EXIT_USAGE) from exc
 
 
 def seed_demo(engine: Engine) -> int:

@@ -4,12 +4,16 @@ A report is written here before any delivery is tried and leaves the ``pending``
 state only when the target acknowledged it (``delivered``) or it can never be
 delivered (``failed``, with the reason kept for ``soc outbox list``). Rows live in
 the SQLite state store, so a restart resumes exactly where delivery stopped.
+A report that needs a SOC lead's approval (``routing.national.approval: soc_lead``)
+waits as ``pending_approval`` and is never sent until :meth:`Outbox.approve` makes it
+``pending``; :meth:`Outbox.reject` makes it ``rejected`` (kept, never sent).
 ``UNIQUE(target, alert_id)`` makes enqueueing idempotent: an alert is reported once
 per target, even when the engine re-processes events after a crash.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,29 +23,29 @@ import orjson
 from soc.event import format_ts, utcnow
 from soc.state import StateStore, register_schema
 
-Status = Literal["pending", "delivered", "failed"]
-STATUSES: tuple[Status, ...] = ("pending", "delivered", "failed")
+Status = Literal["pending", "delivered", "failed", "pending_approval", "rejected"]
+STATUSES: tuple[Status, ...] = ("pending", "delivered", "failed", "pending_approval", "rejected")
 MAX_ERROR_CHARS = 500
 
-register_schema(
-    "forwarding_outbox",
-    """
+_OUTBOX_TABLE = """
     CREATE TABLE IF NOT EXISTS forwarding_outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         target TEXT NOT NULL,
         alert_id TEXT NOT NULL,
         created TEXT NOT NULL,
         payload TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'delivered', 'failed', 'pending_approval', 'rejected')),
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at REAL NOT NULL,
         last_error TEXT,
         delivered_at TEXT,
         UNIQUE (target, alert_id)
-    );
-    CREATE INDEX IF NOT EXISTS forwarding_outbox_due ON forwarding_outbox(target, status, next_attempt_at);
-    """,
+    )"""
+_OUTBOX_INDEX = (
+    "CREATE INDEX IF NOT EXISTS forwarding_outbox_due ON forwarding_outbox(target, status, next_attempt_at)"
 )
+register_schema("forwarding_outbox", f"{_OUTBOX_TABLE};\n{_OUTBOX_INDEX};")
 
 
 @dataclass(slots=True)
@@ -95,25 +99,82 @@ def _row(row: Any) -> OutboxRecord:
     )
 
 
+def _allow_approval_statuses(state: StateStore) -> None:
+    """Rebuild an outbox table made before the approval statuses existed (its CHECK
+    constraint would refuse them); rows are kept as they are."""
+    rows = state.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'forwarding_outbox'")
+    if not rows or "pending_approval" in rows[0]["sql"]:
+        return
+    columns = (
+        "id, target, alert_id, created, payload, status, attempts, next_attempt_at, last_error, delivered_at"
+    )
+    with state.transaction() as conn:
+        conn.execute("ALTER TABLE forwarding_outbox RENAME TO forwarding_outbox_v1")
+        conn.execute(_OUTBOX_TABLE)
+        conn.execute(f"INSERT INTO forwarding_outbox ({columns}) SELECT {columns} FROM forwarding_outbox_v1")
+        conn.execute("DROP TABLE forwarding_outbox_v1")
+        conn.execute(_OUTBOX_INDEX)
+
+
 class Outbox:
     """The outbox table of a :class:`StateStore`."""
 
     def __init__(self, state: StateStore) -> None:
         self._state = state
+        _allow_approval_statuses(state)
 
     def enqueue(
-        self, target: str, alert_id: str, payload: dict[str, Any], *, now: datetime | None = None
+        self,
+        target: str,
+        alert_id: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime | None = None,
+        status: Literal["pending", "pending_approval"] = "pending",
+        conn: sqlite3.Connection | None = None,
     ) -> int | None:
-        """Add a pending report; returns its id, or ``None`` if this target already
-        has a report of this alert."""
+        """Add a report (``pending``, or ``pending_approval`` to wait for a SOC lead);
+        returns its id, or ``None`` if this target already has a report of this alert.
+        With ``conn``, inside the caller's transaction."""
         now = now or utcnow()
-        with self._state.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO forwarding_outbox "
-                "(target, alert_id, created, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
-                (target, alert_id, format_ts(now), orjson.dumps(payload).decode(), _epoch(now)),
-            )
+        params = (target, alert_id, format_ts(now), orjson.dumps(payload).decode(), status, _epoch(now))
+        sql = (
+            "INSERT OR IGNORE INTO forwarding_outbox "
+            "(target, alert_id, created, payload, status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        if conn is not None:
+            cur = conn.execute(sql, params)
             return cur.lastrowid if cur.rowcount else None
+        with self._state.transaction() as own:
+            cur = own.execute(sql, params)
+            return cur.lastrowid if cur.rowcount else None
+
+    def decide(
+        self, record_id: int, approve: bool, conn: sqlite3.Connection, *, now: datetime | None = None
+    ) -> OutboxRecord:
+        """Approve (``pending``, due now) or reject a ``pending_approval`` report inside
+        the caller's transaction; raises ``KeyError`` (no such record) or ``ValueError``
+        (not waiting for approval)."""
+        row = conn.execute("SELECT * FROM forwarding_outbox WHERE id = ?", (record_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"outbox record {record_id} does not exist")
+        if row["status"] != "pending_approval":
+            raise ValueError(f"outbox record {record_id} is {row['status']}, not waiting for approval")
+        if approve:
+            conn.execute(
+                "UPDATE forwarding_outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?",
+                (_epoch(now or utcnow()), record_id),
+            )
+        else:
+            conn.execute("UPDATE forwarding_outbox SET status = 'rejected' WHERE id = ?", (record_id,))
+        return _row(conn.execute("SELECT * FROM forwarding_outbox WHERE id = ?", (record_id,)).fetchone())
+
+    def exists(self, target: str, alert_id: str) -> bool:
+        """Whether ``target`` already has a report of ``alert_id`` (in any status)."""
+        rows = self._state.query(
+            "SELECT 1 FROM forwarding_outbox WHERE target = ? AND alert_id = ? LIMIT 1", (target, alert_id)
+        )
+        return bool(rows)
 
     def get(self, record_id: int) -> OutboxRecord | None:
         rows = self._state.query("SELECT * FROM forwarding_outbox WHERE id = ?", (record_id,))

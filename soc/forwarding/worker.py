@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from detectors.base import severity_rank
 from soc.alerts import AlertChange, AlertFilter, AlertRepository
@@ -30,6 +30,15 @@ from soc.metrics import Metrics
 log = logging.getLogger(__name__)
 
 DEFAULT_REPORTER = {"id": "soc", "name": "SOC"}
+
+
+class ForwardingPolicy(Protocol):
+    """Decides which alerts are reported and enqueues them (``soc.routing.national``);
+    without one, every new alert at a target's ``min_severity`` is reported."""
+
+    min_severity: str
+
+    def enqueue(self, alert: Alert) -> list[int]: ...
 
 
 @dataclass(slots=True)
@@ -74,19 +83,26 @@ class ForwardingService:
         self.batch_size = batch_size
         self._rng = rng or random.Random()
         self._wake = threading.Event()
+        self.policy: ForwardingPolicy | None = None
         metrics.outbox_backlog.set_function(outbox.backlog)
 
     # enqueue -------------------------------------------------------------------
 
     def on_alert(self, change: AlertChange) -> list[int]:
         """Enqueue reports of a newly created alert (dedup updates are not reported
-        again); returns the new outbox ids."""
-        if not change.created:
+        again, unless a policy decides: it sees updates too); returns the new outbox ids."""
+        if not change.created and self.policy is None:
             return []
         return self.enqueue_alert(change.alert)
 
     def enqueue_alert(self, alert: Alert) -> list[int]:
-        """Enqueue ``alert`` for every target whose ``min_severity`` it meets (idempotent)."""
+        """Enqueue ``alert`` for every target whose ``min_severity`` it meets, or as the
+        policy decides (idempotent)."""
+        if self.policy is not None:
+            ids = self.policy.enqueue(alert)
+            if ids:
+                self._wake.set()
+            return ids
         wanted = [t for t in self.targets if severity_rank(alert.severity) >= severity_rank(t.min_severity)]
         if not wanted:
             return []
@@ -106,6 +122,8 @@ class ForwardingService:
         if not self.targets:
             return 0
         lowest = min(self.targets, key=lambda t: severity_rank(t.min_severity)).min_severity
+        if self.policy is not None:
+            lowest = self.policy.min_severity
         added, cursor = 0, None
         while True:
             page, cursor = alerts.list(AlertFilter(min_severity=lowest, since=since), limit=200, after=cursor)

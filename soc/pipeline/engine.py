@@ -34,12 +34,14 @@ import orjson
 from collectors.inputs.base import CheckpointStore, Input, InputContext
 from detectors.base import Match, StreamingDetector, severity_rank
 from soc import __version__
+from soc.access import AccessControl
 from soc.alerts import AlertChange, AlertRepository
+from soc.assets import AssetStore
+from soc.assets.enrich import build_asset_enricher
 from soc.config import LoadedConfig, StoreConfig
 from soc.event import Event, RawRecord, format_ts, utcnow
 from soc.metrics import Metrics
 from soc.pipeline.deadletter import DeadLetter, DeadLetterStore, event_record
-from soc.pipeline.enrich import AgencyEnricher
 from soc.pipeline.inputs import build_input
 from soc.pipeline.processor import BatchResult, ParserSet, Processor
 from soc.spool import Spool, SpoolFullError
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 RULE_RELOAD_INTERVAL_S = 5.0
+ASSET_RELOAD_INTERVAL_S = 10.0
 
 
 def store_options(settings: StoreConfig, resolve: Callable[[str], Path] = Path) -> dict[str, Any]:
@@ -223,18 +226,28 @@ class Engine:
             self.state, dedup_window=timedelta(minutes=s.alerts.dedup_window_minutes)
         )
         self.dead_letters = DeadLetterStore(self.state)
+        self.asset_store = AssetStore(self.state)
+        self.asset_enricher = build_asset_enricher(
+            s.agencies,
+            self.config.resolve(s.assets.file) if s.assets.file else None,
+            self.asset_store,
+            flag_unknown=s.assets.flag_unknown,
+        )
         self.detectors = (
             list(self._detectors_override)
             if self._detectors_override is not None
             else (self._build_detectors())
         )
+        self._checkpointers = [d for d in self.detectors if hasattr(d, "checkpoint")]
+        self._last_checkpoint = time.monotonic()
         self.processor = Processor(
             ParserSet(timezone=s.timezone),
-            enrichers=[AgencyEnricher(s.agencies)],
+            enrichers=[self.asset_enricher],
             detectors=self.detectors,
             keep_original=s.event.keep_original,
         )
         self.forwarding = self._build_forwarding()
+        self.notifications, self.routing = self._build_routing()
         if hasattr(self.store, "index_alerts"):  # a store Kibana browses gets the alerts too
             self.alert_listeners.append(self._index_alert)
         self._register_gauges()
@@ -246,6 +259,8 @@ class Engine:
         self._spawn("maintenance", self._maintenance_loop)
         if self.forwarding is not None:
             self._spawn("forwarding", lambda: self.forwarding.run(self.stop_event))
+        if self.notifications is not None:
+            self._spawn("notifications", lambda: self.notifications.run(self.stop_event))
         if self.serve_api:
             self._start_api()
         self._start_inputs()
@@ -273,6 +288,7 @@ class Engine:
         if self._api_server is not None:
             self._api_server.should_exit = True
             self._api_thread.join(timeout=10)
+        self._save_detector_state()
         self.store.flush()
         self.store.close()
         self.spool.close()
@@ -386,6 +402,7 @@ class Engine:
                 continue
             started = time.perf_counter()
             result = self.processor.process([record for _, record in items])
+            self._checkpoint_detectors(result)
             self.metrics.pipeline_batch_seconds.observe(time.perf_counter() - started)
             self._put(self._write_q, (items[-1][0], result))
 
@@ -407,6 +424,37 @@ class Engine:
             for error in getattr(report, "errors", ()):
                 log.warning("rule not reloaded, the previous version keeps running: %s", error)
 
+    def _checkpoint_detectors(self, result: BatchResult) -> None:
+        """Take the stateful detectors' checkpoints with this batch (processor thread) when
+        the pipeline is idle or ``checkpoint_interval_s`` has passed; the writer acknowledges
+        spool records only with a batch that carries one, so a restart never resumes the
+        spool past the saved rule state (re-delivered events are deduplicated by id)."""
+        if not self._checkpointers:
+            return
+        now = time.monotonic()
+        interval = self.settings.detection.stateful.checkpoint_interval_s
+        if self._parse_q.empty() or now - self._last_checkpoint >= interval:
+            self._last_checkpoint = now
+            result.checkpoints = [d.checkpoint() for d in self._checkpointers]  # type: ignore[attr-defined]
+
+    def _commit_checkpoints(self, result: BatchResult) -> bool:
+        """Write a batch's detector checkpoints; False: the batch may not be acknowledged yet."""
+        if not self._checkpointers:
+            return True
+        if result.checkpoints is None:
+            return False
+        for pending in result.checkpoints:
+            pending.commit(self.state)
+        return True
+
+    def _save_detector_state(self) -> None:
+        """At stop (processing threads joined): every stateful detector's last state."""
+        for detector in self._checkpointers:
+            try:
+                detector.checkpoint().commit(self.state)  # type: ignore[attr-defined]
+            except Exception:
+                log.exception("could not save the state of detector %s", detector.name)
+
     def _writer_loop(self) -> None:
         while True:
             item = self._write_q.get()
@@ -415,7 +463,7 @@ class Engine:
             last_seq, result = item
             try:
                 self._write(result)
-                if last_seq is not None:
+                if last_seq is not None and self._commit_checkpoints(result):
                     self.spool.ack(last_seq)
             finally:
                 with self._busy_lock:
@@ -439,6 +487,7 @@ class Engine:
                     raise
                 backoff = min(backoff * 2, 30.0)
         self.dead_letters.add(result.dead_letters)
+        self.asset_enricher.flush_unknown(self.asset_store)
         self._record_matches(result.matches)
         c = self.counters
         c.batches += 1
@@ -510,6 +559,8 @@ class Engine:
                 self.counters.alerts_updated += 1
             for listener in self.alert_listeners:
                 listener(change)
+            if self.routing is not None:
+                self.routing.on_alert(change)
             if self.forwarding is not None:
                 self.forwarding.on_alert(change)
 
@@ -522,7 +573,15 @@ class Engine:
     def _maintenance_loop(self) -> None:
         retention = timedelta(days=self.settings.store.retention_days)
         next_retention = 0.0
+        next_assets = time.monotonic() + ASSET_RELOAD_INTERVAL_S
         while not self.stop_event.wait(1.0):
+            if time.monotonic() >= next_assets:
+                next_assets = time.monotonic() + ASSET_RELOAD_INTERVAL_S
+                try:
+                    if self.asset_enricher.refresh():
+                        log.info("asset inventory reloaded: %d assets", self.asset_enricher.index.size)
+                except Exception as exc:  # a broken edit keeps the previous inventory
+                    log.warning("asset inventory not reloaded: %s", exc)
             if time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + 3600
                 try:
@@ -542,13 +601,33 @@ class Engine:
     def _build_detectors(self) -> list[StreamingDetector]:
         sigma = self.settings.detection.sigma
         if not sigma.enabled:
-            return []
+            return self._stateful_detectors()
         from detectors.sigma import SigmaDetector
 
         detector = SigmaDetector([self.config.resolve(p) for p in sigma.paths], config=self._sigma_config())
         for error in detector.errors:
             log.warning("sigma rule not loaded: %s", error)
+        restored = detector.restore_state(self.state)  # correlation windows of the last run
+        if restored:
+            log.info("sigma: %d correlation windows restored", restored)
         log.info("sigma: %s", detector.stats)
+        return [detector, *self._stateful_detectors()]
+
+    def _stateful_detectors(self) -> list[StreamingDetector]:
+        """The stateful rules (``detection.stateful``), state restored from the state store."""
+        cfg = self.settings.detection.stateful
+        if not cfg.enabled:
+            return []
+        from detectors.stateful import StatefulDetector
+
+        detector = StatefulDetector(
+            [self.config.resolve(p) for p in cfg.paths],
+            state=self.state,
+            store=self.store,
+            max_event_ids=cfg.max_event_ids,
+            live_skew_s=cfg.live_skew_s,
+        )
+        log.info("stateful rules: %d loaded, %d failed", len(detector.runtimes), detector.rules_failed)
         return [detector]
 
     def _sigma_config(self) -> dict[str, Any]:
@@ -567,9 +646,34 @@ class Engine:
         from soc.forwarding import build_forwarding
 
         service = build_forwarding(fwd, self.state, self.metrics)
+        from soc.routing import build_national_forwarder
+
+        service.policy = build_national_forwarder(self.settings, self.state, service)
         # an alert stored just before a crash may not have reached the outbox yet
         service.catch_up(self.alerts, since=utcnow() - timedelta(days=1))
         return service
+
+    def _build_routing(self) -> tuple[Any, Any]:
+        """The notification service (L1/L2 messages) and the routing stage feeding it."""
+        from soc.notify import build_notifications
+        from soc.routing import RoutingPolicy
+        from soc.routing.service import RoutingService
+
+        notifications = build_notifications(
+            self.settings, self.state, self.metrics, resolve=self.config.resolve
+        )
+        if notifications is None:
+            return None, None
+        targets = [t.name for t in self.settings.forwarding.targets] if self.forwarding is not None else []
+        routing = RoutingService(
+            RoutingPolicy.from_settings(self.settings.routing, forwarding_targets=targets), notifications
+        )
+        # an alert stored just before a crash may not have reached the notification queue
+        routing.catch_up(
+            self.alerts,
+            since=utcnow() - timedelta(minutes=max(self.settings.notifications.dedup_window_minutes, 10)),
+        )
+        return notifications, routing
 
     def _register_gauges(self) -> None:
         m = self.metrics
@@ -634,6 +738,10 @@ class Engine:
                 wait_drained=self.wait_drained,
                 sigma_rule_paths=[self.config.resolve(p) for p in self.settings.detection.sigma.paths],
                 sigma_config=self._sigma_config(),
+                inventory=self.asset_enricher.inventory,
+                access=AccessControl(self.state, self.settings.access, registry=self.metrics.registry),
+                state=self.state,
+                notifications=self.notifications,
             )
         )
         config = uvicorn.Config(

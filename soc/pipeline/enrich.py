@@ -1,8 +1,9 @@
 """Enrichment: which agency owns the host an event is about.
 
 The first enricher maps host names and networks from the ``agencies`` section of the
-config to ``organization.id`` / ``organization.name``; the asset inventory (security
-level, system, contacts) extends it later. Enrichers are callables
+config to ``organization.id`` / ``organization.name``. The engine now uses
+:class:`soc.assets.AssetEnricher`, which covers these agencies and the asset inventory
+(system, security level, criticality, unknown assets). Enrichers are callables
 ``(event) -> None`` that add fields in place.
 """
 

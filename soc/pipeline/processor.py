@@ -26,6 +26,7 @@ class BatchResult:
     matches: list[Match] = field(default_factory=list)
     parsed_by: dict[str, int] = field(default_factory=dict)
     detector_errors: int = 0
+    checkpoints: list[Any] | None = None  # detector state taken with this batch (see Engine)
 
 
 class ParserSet:
