@@ -104,6 +104,7 @@ ATTACKS: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ),
 ]
 BENIGN_REAL = ["logs/network/pcap/zeek-traces/wikipedia.pcap"]
+FALSE_ALERTS: list[tuple[str, str, str, float]] = []  # (detector, entity, window, score)
 COMPARISON: list[tuple[str, float, float]] = []  # (detector, IsolationForest AUC, robust-z AUC)
 EVALUATED = (
     "scan",
@@ -230,6 +231,9 @@ def evaluate(
             "entity_windows": len(table),
             **metrics(scores, labels, detector.default_threshold),
         }
+        false = table[(scores >= detector.default_threshold) & ~labels]
+        for entity, window, score in zip(false[ENTITY], false["window"], scores[false.index], strict=True):
+            FALSE_ALERTS.append((detector.name, str(entity), window.isoformat(), float(score)))
         rows.append(row)
     return rows
 
@@ -408,6 +412,8 @@ def main() -> int:
             "wikipedia.pcap; attacks time-shifted into the evaluation period"
         )
         print_table(rows)
+        for name, entity, window, score in FALSE_ALERTS:
+            print(f"  false alert: {name} {entity} window {window} score {score:.3f}")
         if COMPARISON:
             print("\nmultivariate anomaly, estimator chosen by measurement (ROC-AUC on the same windows):")
             for name, forest, robust in COMPARISON:
