@@ -78,7 +78,11 @@ class BenignGenerator:
     ) -> None:
         self.rng = np.random.default_rng(seed)
         self.hosts = [
-            (f"ws{i:03d}", f"10.{10 + 10 * (i % len(agencies))}.{1 + i // 200}.{10 + i % 200}", agencies[i % len(agencies)])
+            (
+                f"ws{i:03d}",
+                f"10.{10 + 10 * (i % len(agencies))}.{1 + i // 200}.{10 + i % 200}",
+                agencies[i % len(agencies)],
+            )
             for i in range(hosts)
         ]
         self.users = [f"user{i:03d}" for i in range(users)]
