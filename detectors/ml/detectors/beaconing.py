@@ -9,8 +9,8 @@ of page loads is regular but short). Score in [0, 1]:
 ``0.45 (1 - jitter) + 0.15 (1 - |skew|) + 0.15 (1 - bytes CV) + 0.25 min(1, 2 coverage)``.
 At least ``MIN_CONNECTIONS`` connections per span are needed (a beacon slower than
 every 30 minutes needs a longer span). Destinations that already beaconed during the
-baseline (update checks, NTP, monitoring)
-have their score halved: they are known periodic traffic.
+baseline (update checks, NTP, monitoring) have their score halved: they are known
+periodic traffic.
 """
 
 from __future__ import annotations
