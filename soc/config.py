@@ -299,11 +299,30 @@ class StatefulConfig(_Section):
     live_skew_s: float = Field(600.0, ge=0)
     """Events within this many seconds of the wall clock are live: the flatline clock then
     runs on between events."""
+class MLDetectionConfig(_Section):
+    """``detection.ml``: ML detectors over the stored events (``detectors/ml``); ``enabled``
+    makes the engine's scheduler retrain and score them."""
+
+    enabled: bool = False
+    window_minutes: int = Field(10, ge=1, le=1440)
+    """Size of an entity-window: features are computed per entity and window."""
+    baseline_windows: int = Field(1008, ge=1)
+    """Training reads this many windows back (1008 x 10 minutes = 7 days)."""
+    min_baseline_windows: int = Field(144, ge=1)
+    """Cold start: a model raises no alert before its baseline holds this many windows."""
+    retrain_hours: float = Field(24.0, gt=0)
+    query_delay_minutes: int = Field(2, ge=0)
+    detectors: list[str] = []
+    """Detectors to run (empty: all of ``detectors.ml.detectors.DETECTORS``)."""
+    thresholds: dict[str, float] = {}
+    """Per detector, a score threshold replacing its default."""
+    evidence_events: int = Field(20, ge=1, le=100)
 
 
 class DetectionConfig(_Section):
     sigma: SigmaConfig = SigmaConfig()
     stateful: StatefulConfig = StatefulConfig()
+    ml: MLDetectionConfig = MLDetectionConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
 
     @model_validator(mode="after")

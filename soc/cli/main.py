@@ -15,6 +15,7 @@ from soc.cli import (
     detect_cmd,
     forwarding_cmd,
     ingest_cmd,
+    ml_cmd,
     notify_cmd,
     query_cmd,
     rules_cmd,
@@ -38,6 +39,7 @@ COMMAND_GROUPS = (
     tokens_cmd,
     forwarding_cmd,
     notify_cmd,
+    ml_cmd,
 )
 
 

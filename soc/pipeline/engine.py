@@ -645,6 +645,14 @@ class Engine:
         self.rule_providers.append(self._scheduled_stateful_rules)
         return [detector]
 
+    def _ml_rules(self, store: Store) -> Sequence[ScheduledRule]:
+        """ML retraining and scoring (``detection.ml``), run by the scheduler."""
+        from detectors.ml.lifecycle import engine_rules
+        from detectors.ml.settings import MLSettings
+
+        ml = MLSettings.from_config(self.settings.detection.ml, self.settings.timezone)
+        return engine_rules(self.dirs.root, ml)
+
     def _scheduled_stateful_rules(self, store: Store) -> Sequence[ScheduledRule]:
         """The stateful rules with ``mode: scheduled``, for the scheduler (re-read hourly)."""
         from detectors.stateful import load_rules, scheduled_rules
@@ -668,6 +676,8 @@ class Engine:
             return None
         from soc.scheduling.setup import build_scheduler
 
+        if self.settings.detection.ml.enabled and self._ml_rules not in self.rule_providers:
+            self.rule_providers.append(self._ml_rules)
         scheduler = build_scheduler(
             self.config,
             self.store,

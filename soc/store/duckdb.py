@@ -37,7 +37,16 @@ from soc.store.cursor import DEFAULT_SORT, check_sort, decode_cursor, encode_cur
 from soc.store.fields import HOT_BY_PATH, HOT_FIELDS, check_event
 from soc.store.match import ALL, check_query
 from soc.store.memory import from_epoch_us
-from soc.store.sql import JSON_NUM, JSON_RANK, JSON_SCALAR_TYPES, JSON_TEXT, Params, key_elements, where_sql
+from soc.store.sql import (
+    JSON_NUM,
+    JSON_RANK,
+    JSON_SCALAR_TYPES,
+    JSON_TEXT,
+    Params,
+    json_pointer,
+    key_elements,
+    where_sql,
+)
 
 Dedup = Literal["range", "primary_key"]
 
@@ -328,6 +337,30 @@ class DuckDBStore:
         keep = f"json_type(k) IN {JSON_SCALAR_TYPES}" if is_json else "k IS NOT NULL"
         sql = f"SELECT count(DISTINCT k) FROM (SELECT {expr} AS k FROM events WHERE {where}) WHERE {keep}"
         return int(self._query(sql, params)[0][0])
+
+    def select_fields(self, query: Query, fields: Sequence[str]) -> pa.Table:
+        """Columns of the events matching ``query`` (no order), for feature extraction
+        over many events (``detectors.ml``): one column per dotted field, named by its
+        path. Hot fields come from their columns (``ts`` kinds as microseconds since the
+        epoch, ``strlist`` as lists); any other field is the text of its JSON value
+        (numbers as their digits, absent as NULL)."""
+        where, params = self._where(query)
+        exprs = []
+        for i, name in enumerate(fields):
+            hot = HOT_BY_PATH.get(_check_field(name))
+            if hot is None:
+                expr = f"json_extract_string(doc, {json_pointer(name)})"
+            elif hot.kind == "ts":
+                expr = f"epoch_us({hot.column})"
+            else:
+                expr = hot.column
+            exprs.append(f"{expr} AS c{i}")
+        sql = f"SELECT {', '.join(exprs)} FROM events WHERE {where}"
+        try:
+            table = self._cur().sql(sql, params=list(params)).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: query failed: {exc}") from None
+        return table.rename_columns(list(fields))
 
     def stats(self) -> StoreStats:
         sql = "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM events"
