@@ -121,7 +121,9 @@ def _open_store(cfg: Any, dirs: DataDir) -> Any:
 
     if running_engine(dirs) is not None:
         raise CommandError(
-            f"an engine owns {dirs.root}; stop it (its rule scheduler runs the ML scoring)", EXIT_UNAVAILABLE
+            f"an engine owns {dirs.root}; stop it first (with detection.ml.enabled its scheduler "
+            "runs the ML training and scoring)",
+            EXIT_UNAVAILABLE,
         )
     backend = cfg.settings.store.backend
     if backend == "duckdb" and not (dirs.root / "events.duckdb").exists():
