@@ -54,6 +54,11 @@ def es_url() -> str:
         return str(_server.url)
 
 
+def osmem_pid() -> int | None:
+    """The process id of the osmem-server this process started, if any (benchmarks)."""
+    return None if _server is None else int(_server.pid)
+
+
 def es_options(name: str, **extra: Any) -> dict[str, Any]:
     """Store options for a test namespace: its own index prefix on the test cluster."""
     prefix = "t" + hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
