@@ -1,6 +1,7 @@
-"""Nothing is lost while the cluster is unreachable: the real engine ingests 100,000
-auth lines through a TCP proxy to the server; the proxy refuses connections, then
-black-holes them, for 30 s in the middle; afterwards every event is stored once."""
+"""Nothing is lost while the cluster is unreachable: the real engine ingests auth lines
+(100,000 on a real cluster, 30,000 on osmem in CI; see ``EVENTS``) through a TCP proxy
+to the server; the proxy refuses connections, then black-holes them, for 30 s of
+continued ingest in the middle; afterwards every event is stored exactly once."""
 
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ from tests.helpers_es import es_url, open_es_store
 
 pytestmark = pytest.mark.elasticsearch
 
-# The issue's bar is 100,000 events; osmem (the in-memory test server CI uses) stores
-# about 150 events/s here, so on it the same test runs with fewer events unless
-# SOC_TEST_ES_OUTAGE_EVENTS says otherwise. Against a real cluster it runs 100,000.
+# The issue's bar is 100,000 events. osmem (the in-memory server CI uses) spends about
+# 2.1 ms of CPU per event document (bleve segment building, analysis, GC; the client
+# spends 0.1 ms; see bench/es_ingest.py), so on this 2-core machine it stores about
+# 240 events/s under load and 100,000 would take 7 minutes. In CI the test therefore
+# runs 30,000 events (about 3 minutes) unless SOC_TEST_ES_OUTAGE_EVENTS says otherwise;
+# against a real cluster (SOC_TEST_ES_URL) it runs 100,000.
 EVENTS = int(
-    os.environ.get("SOC_TEST_ES_OUTAGE_EVENTS") or (100_000 if os.environ.get("SOC_TEST_ES_URL") else 5_000)
+    os.environ.get("SOC_TEST_ES_OUTAGE_EVENTS") or (100_000 if os.environ.get("SOC_TEST_ES_URL") else 30_000)
 )
 
 
@@ -62,6 +66,9 @@ class Proxy:
                 return
             with self._lock:
                 self._conns.append(client)
+            if self.mode == "refuse":  # accepted just before the port closed
+                _reset(client)
+                continue
             if self.mode == "blackhole":
                 threading.Thread(target=self._drain, args=(client,), daemon=True).start()
                 continue
@@ -94,21 +101,15 @@ class Proxy:
                 dst.sendall(data)
         except OSError:
             pass
-        if self.mode == "up":
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        if self.mode != "blackhole":  # pass the close on; refused: reset the client
+            _reset(src)
+            _reset(dst)
 
     def _close_all(self) -> None:
         with self._lock:
             conns, self._conns = self._conns, []
         for s in conns:
-            try:
-                s.close()
-            except OSError:
-                pass
+            _reset(s)
 
     def refuse(self) -> None:
         self.mode = "refuse"
@@ -132,6 +133,19 @@ class Proxy:
         self.refuse()
 
 
+def _reset(sock: socket.socket) -> None:
+    """Shut down (which wakes a thread blocked in ``recv``; ``close`` alone would not)
+    and close."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
 def test_cluster_outage_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     url = es_url()
     host, port = url.split("://", 1)[1].rstrip("/").rsplit(":", 1)
@@ -140,8 +154,10 @@ def test_cluster_outage_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> 
     store = open_es_store(
         str(tmp_path),
         hosts=[f"{scheme}://127.0.0.1:{proxy.port}"],
-        request_timeout_s=5.0,
-        bulk_max_events=500,
+        # a bulk of one engine batch (2000 events) takes osmem several seconds, more on a
+        # loaded CI machine; a shorter timeout only re-sends bulks the server is still
+        # indexing. Black-holed requests end when the proxy is restored (it resets them).
+        request_timeout_s=120.0,
         refresh=False,
         bulk_retries=1,
     )
