@@ -34,6 +34,7 @@ def env(tmp_path: Path) -> Iterator[AccessEnv]:
         ingest=ingested.extend,
         dead_letters=DeadLetterStore(side),
         wait_drained=lambda timeout: True,
+        rule_status=lambda: [],  # an engine whose scheduler has no rules yet (503 is for "no scheduler")
         metrics_public=True,
     )
     yield env
