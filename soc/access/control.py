@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
+from soc.access.audit_trail import record_change
 from soc.access.errors import InvalidCredentials, LockedOut
 from soc.access.passwords import Passwords
 from soc.access.ratelimit import LoginLimiter
@@ -107,15 +108,7 @@ class AccessControl:
         with self.state.transaction() as conn:
             ended = self.sessions.delete(session_id, conn=conn)
             if ended:
-                self.audit.record(
-                    actor=principal.name,
-                    role=principal.role,
-                    source=principal.source,
-                    action="auth.logout",
-                    target_type="user",
-                    target_id=principal.name,
-                    conn=conn,
-                )
+                record_change(self.audit, conn, principal, "auth.logout", "user", principal.name)
         return ended
 
     # who is calling ------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from soc.access.audit_trail import record_change
 from soc.access.errors import InvalidRequest, NotFound
 from soc.access.roles import (
     ROLE_ADMIN,
@@ -195,17 +196,7 @@ class TokenStore:
     def _record(
         self, conn: sqlite3.Connection, actor: Principal, action: str, token_id: str, before: Any, after: Any
     ) -> None:
-        self._audit.record(
-            actor=actor.name,
-            role=actor.role,
-            source=actor.source,
-            action=action,
-            target_type="token",
-            target_id=token_id,
-            before=before,
-            after=after,
-            conn=conn,
-        )
+        record_change(self._audit, conn, actor, action, "token", token_id, before, after)
 
 
 def _row_to_token(row: sqlite3.Row) -> ApiToken:
