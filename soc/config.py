@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -415,19 +415,6 @@ class AssetsConfig(_Section):
     them in ``soc assets unknown`` (only when the inventory lists assets)."""
 
 
-INCIDENT_TYPES: tuple[str, ...] = (
-    "denial_of_service",
-    "spoofing",
-    "malware",
-    "unauthorized_access",
-    "defacement",
-    "ransomware",
-    "destruction",
-    "espionage_data_theft",
-    "combined",
-    "other",
-)
-"""The ten incident types of the national reporting scheme."""
 IncidentTypeName = Literal[
     "denial_of_service",
     "spoofing",
@@ -440,6 +427,8 @@ IncidentTypeName = Literal[
     "combined",
     "other",
 ]
+INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentTypeName)
+"""The ten incident types of the national reporting scheme."""
 
 
 class RecipientsConfig(_Section):
