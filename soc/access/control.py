@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
-from soc.access.audit_trail import record_change
 from soc.access.errors import InvalidCredentials, LockedOut
 from soc.access.passwords import Passwords
 from soc.access.ratelimit import LoginLimiter
@@ -108,7 +107,9 @@ class AccessControl:
         with self.state.transaction() as conn:
             ended = self.sessions.delete(session_id, conn=conn)
             if ended:
-                record_change(self.audit, conn, principal, "auth.logout", "user", principal.name)
+                self.audit.record_by(
+                    principal, action="auth.logout", target_type="user", target_id=principal.name, conn=conn
+                )
         return ended
 
     # who is calling ------------------------------------------------------------------

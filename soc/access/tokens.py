@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from soc.access.audit_trail import record_change
 from soc.access.errors import InvalidRequest, NotFound
 from soc.access.roles import (
     ROLE_ADMIN,
@@ -196,7 +195,10 @@ class TokenStore:
     def _record(
         self, conn: sqlite3.Connection, actor: Principal, action: str, token_id: str, before: Any, after: Any
     ) -> None:
-        record_change(self._audit, conn, actor, action, "token", token_id, before, after)
+        self._audit.record_by(
+            actor, action=action, target_type="token", target_id=token_id, before=before, after=after,
+            conn=conn,
+        )  # fmt: skip
 
 
 def _row_to_token(row: sqlite3.Row) -> ApiToken:

@@ -20,7 +20,6 @@ import sqlite3
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from soc.access.audit_trail import record_change
 from soc.access.errors import Conflict, InvalidRequest, NotFound
 from soc.access.passwords import Passwords
 from soc.access.roles import (
@@ -315,7 +314,10 @@ class UserStore:
     def _record(
         self, conn: sqlite3.Connection, actor: Principal, action: str, username: str, before: Any, after: Any
     ) -> None:
-        record_change(self._audit, conn, actor, action, "user", username, before, after)
+        self._audit.record_by(
+            actor, action=action, target_type="user", target_id=username, before=before, after=after,
+            conn=conn,
+        )  # fmt: skip
 
 
 def _row_to_user(row: sqlite3.Row) -> User:
