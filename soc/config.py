@@ -13,11 +13,19 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "SOC__"
 SeverityName = Literal["informational", "low", "medium", "high", "critical"]
@@ -343,22 +351,25 @@ class AlertsConfig(_Section):
     ``informational`` level is for hunting, not for the triage queue."""
 
 
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+"""A URL that must start with ``http://`` or ``https://``."""
+
+
 class ForwardingTargetConfig(_Section):
     name: str
-    url: str
+    url: HttpUrlText
     secret_env: str = "SOC_FORWARDING_SECRET"
     """Name of the environment variable holding the HMAC secret (never the secret itself)."""
     min_severity: SeverityName = "high"
     ca_file: str | None = None
     verify_tls: bool = True
     timeout_s: float = Field(10.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
 
 
 class ReporterConfig(_Section):
@@ -415,19 +426,6 @@ class AssetsConfig(_Section):
     them in ``soc assets unknown`` (only when the inventory lists assets)."""
 
 
-INCIDENT_TYPES: tuple[str, ...] = (
-    "denial_of_service",
-    "spoofing",
-    "malware",
-    "unauthorized_access",
-    "defacement",
-    "ransomware",
-    "destruction",
-    "espionage_data_theft",
-    "combined",
-    "other",
-)
-"""The ten incident types of the national reporting scheme."""
 IncidentTypeName = Literal[
     "denial_of_service",
     "spoofing",
@@ -440,6 +438,8 @@ IncidentTypeName = Literal[
     "combined",
     "other",
 ]
+INCIDENT_TYPES: tuple[str, ...] = get_args(IncidentTypeName)
+"""The ten incident types of the national reporting scheme."""
 
 
 class RecipientsConfig(_Section):
@@ -538,19 +538,12 @@ class WebhookChannelConfig(_Section):
     """A webhook: signed JSON POSTs. The HMAC key is read from ``secret_env`` or ``secret_file``."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    url: str
+    url: HttpUrlText
     secret_env: str | None = None
     secret_file: str | None = None
     ca_file: str | None = None
     verify_tls: bool = True
     timeout_s: float = Field(10.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
 
     @model_validator(mode="after")
     def _one_secret(self) -> WebhookChannelConfig:

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 _SCHEMAS: dict[str, str] = {}
+
+T = TypeVar("T")
 
 
 def register_schema(name: str, ddl: str) -> None:
@@ -118,6 +120,18 @@ class StateStore:
     def kv_items(self, namespace: str) -> dict[str, Any]:
         rows = self.query("SELECT key, value FROM kv WHERE namespace = ?", (namespace,))
         return {row["key"]: orjson.loads(row["value"]) for row in rows}
+
+
+def read_existing(path: Path, read: Callable[[StateStore], list[T]]) -> list[T]:
+    """``read(store)`` on the state store at ``path``, or ``[]`` when there is none yet
+    (a read never creates one): for CLI listings beside or without a running engine."""
+    if not path.exists():
+        return []
+    state = StateStore(path)
+    try:
+        return read(state)
+    finally:
+        state.close()
 
 
 def _run_script(conn: sqlite3.Connection, ddl: str) -> None:

@@ -422,6 +422,11 @@ class SigmaDetector:
         event code and literal indexes), for benches and reports."""
         return [cr for bucket in self._state.index.dispatch(event) for cr in bucket.runner.candidates(event)]
 
+    def rules_for(self, event: Event) -> list[CompiledRule]:
+        """Every rule of the log sources accepting ``event``, before the event code and
+        literal indexes narrow them (what :meth:`candidates` is a subset of)."""
+        return [cr for bucket in self._state.index.dispatch(event) for cr in bucket.items]
+
     def _propagate(self, key: str, occ: Occurrence, out: list[Match]) -> None:
         pending = [(key, occ)]
         while pending:

@@ -27,6 +27,7 @@ from sigma.conditions import (
 from sigma.rule import SigmaRule
 from sigma.types import SigmaExpansion, SigmaNumber, SigmaString, SigmaTimestampPart
 
+from detectors.sigma.alternatives import union_of_alternatives
 from detectors.sigma.compiler import condition_trees
 from detectors.sigma.fieldmap import FieldMap, make_getter
 from detectors.sigma.prefilter import Need, Prefilter
@@ -51,13 +52,7 @@ def canonical_code(value: Any) -> str | None:
 
 def _value_codes(value: Any) -> Codes:
     if isinstance(value, SigmaExpansion):
-        out: set[str] = set()
-        for v in value.values:
-            codes = _value_codes(v)
-            if codes is None:
-                return None
-            out |= codes
-        return frozenset(out)
+        return union_of_alternatives(value.values, _value_codes)
     if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
         n = value.number
         return frozenset([str(n)]) if type(n) is int and n >= 0 else None
@@ -76,13 +71,7 @@ def _node_codes(node: Any, fields: FieldMap) -> Codes:
             return None
         return _value_codes(node.value)
     if isinstance(node, ConditionOR):
-        out: set[str] = set()
-        for arg in node.args:
-            codes = _node_codes(arg, fields)
-            if codes is None:
-                return None
-            out |= codes
-        return frozenset(out)
+        return union_of_alternatives(node.args, lambda arg: _node_codes(arg, fields))
     if isinstance(node, ConditionAND):
         sets = [c for c in (_node_codes(a, fields) for a in node.args) if c is not None]
         if not sets:
@@ -95,16 +84,10 @@ def _node_codes(node: Any, fields: FieldMap) -> Codes:
 
 def rule_codes(rule: SigmaRule, fields: FieldMap) -> Codes:
     """The ``event.code`` values ``rule`` can match (``None``: any event)."""
-    out: set[str] = set()
     try:
-        for tree in condition_trees(rule):
-            codes = _node_codes(tree, fields)
-            if codes is None:
-                return None
-            out |= codes
+        return union_of_alternatives(condition_trees(rule), lambda tree: _node_codes(tree, fields))
     except Exception:  # anything odd: the rule is tried on every code
         return None
-    return frozenset(out)
 
 
 class CodeIndex(Generic[T]):

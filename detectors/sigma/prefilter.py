@@ -44,6 +44,7 @@ from sigma.types import (
     SigmaTimestampPart,
 )
 
+from detectors.sigma.alternatives import union_of_alternatives
 from detectors.sigma.compiler import condition_trees, expand_placeholders, string_shape
 from detectors.sigma.fieldmap import FieldMap, make_getter
 from detectors.sigma.regexneed import required_literals
@@ -68,13 +69,7 @@ _KIND = {"eq": "eq", "startswith": "start", "endswith": "end", "contains": "in"}
 def _literals(value: Any, keyword: bool = False) -> frozenset[Lit] | None:
     """``(kind, literal)`` pairs, one of which a value test needs in the lowercased event text."""
     if isinstance(value, SigmaExpansion):
-        out: set[Lit] = set()
-        for v in value.values:
-            lits = _literals(v, keyword)
-            if lits is None:
-                return None
-            out |= lits
-        return frozenset(out)
+        return union_of_alternatives(value.values, lambda v: _literals(v, keyword))
     if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart):
         n = value.number
         # an integer equality: the event text holds its digits ("4624", "04624", "4624.0")

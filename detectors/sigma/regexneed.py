@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from detectors.sigma.alternatives import union_of_alternatives
+
 try:
     from re import _constants as sre_constants
     from re import _parser as sre_parse
@@ -88,13 +90,7 @@ def _item(op: Any, av: Any, icase: bool) -> Lits | None:
         low, _high, pattern = av
         return _seq(pattern, icase) if low >= 1 else None
     if op is BRANCH:
-        out: set[str] = set()
-        for alternative in av[1]:
-            need = _seq(alternative, icase)
-            if need is None:
-                return None
-            out |= need
-        return frozenset(out)
+        return union_of_alternatives(av[1], lambda alternative: _seq(alternative, icase))
     return None
 
 

@@ -107,14 +107,8 @@ class AccessControl:
         with self.state.transaction() as conn:
             ended = self.sessions.delete(session_id, conn=conn)
             if ended:
-                self.audit.record(
-                    actor=principal.name,
-                    role=principal.role,
-                    source=principal.source,
-                    action="auth.logout",
-                    target_type="user",
-                    target_id=principal.name,
-                    conn=conn,
+                self.audit.record_by(
+                    principal, action="auth.logout", target_type="user", target_id=principal.name, conn=conn
                 )
         return ended
 

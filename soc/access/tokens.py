@@ -195,17 +195,10 @@ class TokenStore:
     def _record(
         self, conn: sqlite3.Connection, actor: Principal, action: str, token_id: str, before: Any, after: Any
     ) -> None:
-        self._audit.record(
-            actor=actor.name,
-            role=actor.role,
-            source=actor.source,
-            action=action,
-            target_type="token",
-            target_id=token_id,
-            before=before,
-            after=after,
+        self._audit.record_by(
+            actor, action=action, target_type="token", target_id=token_id, before=before, after=after,
             conn=conn,
-        )
+        )  # fmt: skip
 
 
 def _row_to_token(row: sqlite3.Row) -> ApiToken:

@@ -314,17 +314,10 @@ class UserStore:
     def _record(
         self, conn: sqlite3.Connection, actor: Principal, action: str, username: str, before: Any, after: Any
     ) -> None:
-        self._audit.record(
-            actor=actor.name,
-            role=actor.role,
-            source=actor.source,
-            action=action,
-            target_type="user",
-            target_id=username,
-            before=before,
-            after=after,
+        self._audit.record_by(
+            actor, action=action, target_type="user", target_id=username, before=before, after=after,
             conn=conn,
-        )
+        )  # fmt: skip
 
 
 def _row_to_user(row: sqlite3.Row) -> User:

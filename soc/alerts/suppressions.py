@@ -229,10 +229,8 @@ class SuppressionStore:
                     suppression.expires,
                 ),
             )
-            self._audit.record(
-                actor=actor.name,
-                role=actor.role,
-                source=actor.source,
+            self._audit.record_by(
+                actor,
                 action="suppression.create",
                 target_type="suppression",
                 target_id=suppression.id,
@@ -259,10 +257,8 @@ class SuppressionStore:
             )
             changed = conn.execute("SELECT * FROM suppressions WHERE id = ?", (suppression_id,)).fetchone()
             after = _row(changed, now)
-            self._audit.record(
-                actor=actor.name,
-                role=actor.role,
-                source=actor.source,
+            self._audit.record_by(
+                actor,
                 action="suppression.remove",
                 target_type="suppression",
                 target_id=suppression_id,

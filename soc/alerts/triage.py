@@ -133,10 +133,8 @@ class TriageService:
             reason = (extra_after or {}).get("reason")
             if reason:
                 self._add_comment(conn, alert_id, actor.name, now, reason, kind="status")
-            self._audit.record(
-                actor=actor.name,
-                role=actor.role,
-                source=actor.source,
+            self._audit.record_by(
+                actor,
                 action=action if isinstance(action, str) else action(),
                 target_type="alert",
                 target_id=alert_id,
@@ -243,10 +241,8 @@ class TriageService:
                 raise AlertNotFoundError(f"alert {alert_id!r} not found / không tìm thấy cảnh báo")
             comment = self._add_comment(conn, alert_id, actor.name, now, body)
             conn.execute("UPDATE alerts SET updated = ? WHERE id = ?", (now, alert_id))
-            self._audit.record(
-                actor=actor.name,
-                role=actor.role,
-                source=actor.source,
+            self._audit.record_by(
+                actor,
                 action="alert.comment",
                 target_type="alert",
                 target_id=alert_id,

@@ -70,3 +70,8 @@ class IngestResult(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A router's ``responses``: each status answers an :class:`ErrorOut`."""
+    return {code: {"model": ErrorOut} for code in statuses}

@@ -12,14 +12,14 @@ from soc.access import READ_ALERT_ROLES, Principal
 from soc.alerts import AlertFilter
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import AlertDetail, AlertsPage, ErrorOut
+from soc.api.models import AlertDetail, AlertsPage, error_responses
 from soc.api.params import BadParameter, parse_time_param
 from soc.api.scope import scoped_alert_filter, visible_events
 
 router = APIRouter(
     prefix="/api/v1/alerts",
     tags=["alerts"],
-    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses=error_responses(400, 401, 403),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]
@@ -68,7 +68,7 @@ def list_alerts(
     "/{alert_id}",
     response_model=AlertDetail,
     summary="One alert with its evidence events",
-    responses={404: {"model": ErrorOut}},
+    responses=error_responses(404),
 )
 def get_alert(ctx: Ctx, principal: Reader, alert_id: str) -> Response:
     alert = ctx.alerts.get(alert_id)

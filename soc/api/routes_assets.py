@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Query
 from soc.access import READ_ALERT_ROLES, ROLE_ADMIN, ROLE_AUDITOR, ROLE_RESPONDER, ROLE_SOC_ANALYST, Principal
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.assets import AssetStore, Inventory
 
 router = APIRouter(
     prefix="/api/v1/assets",
     tags=["assets"],
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses=error_responses(401, 403),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

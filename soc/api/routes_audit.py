@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from soc.access import AUDIT_ROLES, Principal
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.api.models_access import AuditPage, AuditVerifyOut
 from soc.api.params import parse_time_param
 from soc.api.routes_auth import access_of
@@ -19,7 +19,7 @@ from soc.api.routes_auth import access_of
 router = APIRouter(
     prefix="/api/v1/audit",
     tags=["audit"],
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=error_responses(401, 403, 503),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -16,13 +16,13 @@ from soc.api.auth import (
     require_roles,
 )
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import ErrorOut, error_responses
 from soc.api.models_access import LoginIn, LoginOut, MeOut
 
 router = APIRouter(
     prefix="/api/v1/auth",
     tags=["auth"],
-    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=error_responses(401, 503),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -10,14 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from soc.access import PIPELINE_ROLES
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.pipeline.deadletter import replay_dead_letters
 
 router = APIRouter(
     prefix="/api/v1/deadletters",
     tags=["dead letters"],
     dependencies=[Depends(require_roles(*PIPELINE_ROLES))],
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=error_responses(401, 403, 503),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -13,10 +13,10 @@ from soc.api.context import ApiContext
 from soc.api.models import (
     CountResult,
     DistinctResult,
-    ErrorOut,
     EventsPage,
     HistogramResult,
     TermsResult,
+    error_responses,
 )
 from soc.api.params import BadParameter, build_query, parse_interval
 from soc.api.scope import scoped_query, visible_events
@@ -27,7 +27,7 @@ from soc.store.fields import SORTABLE
 router = APIRouter(
     prefix="/api/v1/events",
     tags=["events"],
-    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses=error_responses(400, 401, 403),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]
@@ -141,7 +141,7 @@ def distinct(
     "/{event_id}",
     response_model=dict[str, Any],
     summary="One event by its event.id",
-    responses={404: {"model": ErrorOut}},
+    responses=error_responses(404),
 )
 def get_event(ctx: Ctx, principal: Reader, event_id: str) -> Response:
     events = visible_events(ctx.store.get([event_id]), principal)

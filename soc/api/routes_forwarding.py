@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from soc.access import ROLE_ADMIN, ROLE_AUDITOR, ROLE_RESPONDER, ROLE_SOC_ANALYST, Principal
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.forwarding.outbox import STATUSES, Outbox
 from soc.notify.queue import STATUSES as NOTIFICATION_STATUSES
 from soc.notify.queue import NotificationQueue
@@ -27,7 +27,7 @@ READER_ROLES = (ROLE_ADMIN, ROLE_SOC_ANALYST, ROLE_RESPONDER, ROLE_AUDITOR)
 
 router = APIRouter(
     tags=["forwarding"],
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses=error_responses(401, 403, 503),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from soc.access import INGEST_ROLES
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut, IngestResult
+from soc.api.models import IngestResult, error_responses
 from soc.api.params import BadParameter
 from soc.event import RawRecord
 
@@ -27,13 +27,7 @@ router = APIRouter(
     prefix="/api/v1/ingest",
     tags=["ingest"],
     dependencies=[Depends(require_roles(*INGEST_ROLES))],
-    responses={
-        400: {"model": ErrorOut},
-        401: {"model": ErrorOut},
-        403: {"model": ErrorOut},
-        413: {"model": ErrorOut},
-        503: {"model": ErrorOut},
-    },
+    responses=error_responses(400, 401, 403, 413, 503),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

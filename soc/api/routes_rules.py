@@ -20,7 +20,7 @@ from detectors.sigma.query.hunt import hunt_refs, result_dict
 from soc.access import HUNT_ROLES
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.api.params import BadParameter
 from soc.query import QuerySyntaxError, parse_since
 
@@ -28,7 +28,7 @@ router = APIRouter(
     prefix="/api/v1/rules",
     tags=["rules"],
     dependencies=[Depends(require_roles(*HUNT_ROLES))],
-    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses=error_responses(400, 401, 403),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

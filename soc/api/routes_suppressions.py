@@ -16,13 +16,13 @@ from soc.access import ROLE_ADMIN, ROLE_AUDITOR, ROLE_RESPONDER, ROLE_SOC_ANALYS
 from soc.alerts.suppressions import SuppressionError, SuppressionStore, parse_expiry
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.api.routes_triage import actor_of
 
 router = APIRouter(
     prefix="/api/v1/suppressions",
     tags=["suppressions"],
-    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses=error_responses(400, 401, 403),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]
@@ -68,7 +68,7 @@ def create_suppression(ctx: Ctx, principal: Editor, body: SuppressionIn, request
     return created.to_dict()
 
 
-@router.delete("/{suppression_id}", summary="Remove a suppression", responses={404: {"model": ErrorOut}})
+@router.delete("/{suppression_id}", summary="Remove a suppression", responses=error_responses(404))
 def remove_suppression(ctx: Ctx, principal: Editor, suppression_id: str, request: Request) -> dict[str, Any]:
     removed = _store(ctx).remove(actor_of(principal, request), suppression_id)
     if removed is None:

@@ -10,20 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from soc.access import ALL_ROLES, ROLE_ADMIN, Principal
 from soc.api.auth import ENGINE_TOKEN_PRINCIPAL, get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.api.models_access import TokenCreated, TokenIn, TokenOut, TokensOut
 from soc.api.routes_auth import access_of
 
 router = APIRouter(
     prefix="/api/v1/tokens",
     tags=["tokens"],
-    responses={
-        400: {"model": ErrorOut},
-        401: {"model": ErrorOut},
-        403: {"model": ErrorOut},
-        404: {"model": ErrorOut},
-        503: {"model": ErrorOut},
-    },
+    responses=error_responses(400, 401, 403, 404, 503),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]

@@ -29,20 +29,20 @@ from soc.alerts.triage import (
 )
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import AlertsPage, ErrorOut
+from soc.api.models import AlertsPage, error_responses
 from soc.api.params import BadParameter, parse_time_param
 
 router = APIRouter(
     prefix="/api/v1",
     tags=["triage"],
-    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses=error_responses(400, 401, 403),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]
 Reader = Annotated[Principal, Depends(require_roles(*READ_ALERT_ROLES))]
 Triager = Annotated[Principal, Depends(require_roles(*TRIAGE_ROLES))]
-NOT_FOUND = {404: {"model": ErrorOut}}
-CHANGE = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
+NOT_FOUND = error_responses(404)
+CHANGE = error_responses(404, 409)
 
 
 class StatusIn(BaseModel):

@@ -10,20 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from soc.access import ADMIN_ROLES, Principal
 from soc.api.auth import get_context, require_roles
 from soc.api.context import ApiContext
-from soc.api.models import ErrorOut
+from soc.api.models import error_responses
 from soc.api.models_access import UserIn, UserOut, UserPatch, UsersOut
 from soc.api.routes_auth import access_of
 
 router = APIRouter(
     prefix="/api/v1/users",
     tags=["users"],
-    responses={
-        400: {"model": ErrorOut},
-        401: {"model": ErrorOut},
-        403: {"model": ErrorOut},
-        404: {"model": ErrorOut},
-        503: {"model": ErrorOut},
-    },
+    responses=error_responses(400, 401, 403, 404, 503),
 )
 
 Ctx = Annotated[ApiContext, Depends(get_context)]
@@ -42,7 +36,7 @@ def list_users(
 
 
 @router.post(
-    "", response_model=UserOut, status_code=201, summary="Add a user", responses={409: {"model": ErrorOut}}
+    "", response_model=UserOut, status_code=201, summary="Add a user", responses=error_responses(409)
 )
 def add_user(ctx: Ctx, principal: Admin, body: UserIn) -> dict[str, Any]:
     user = access_of(ctx).users.add(

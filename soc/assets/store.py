@@ -85,10 +85,8 @@ class AssetStore:
                     "doc = excluded.doc, imported = excluded.imported",
                     (asset.kind, asset.value, asset.agency_id, orjson.dumps(asset.to_dict()), now),
                 )
-            AuditLog(self._state).record(
-                actor=actor.name,
-                role=actor.role,
-                source=actor.source,
+            AuditLog(self._state).record_by(
+                actor,
                 action="assets.import",
                 target_type="assets",
                 target_id=source,

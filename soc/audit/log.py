@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -100,6 +100,20 @@ def _canonical(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
+class AuditActor(Protocol):
+    """Who made a change: a user, an API token or the CLI (``soc.access.Principal``,
+    ``soc.alerts`` actors)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+
 class AuditLog:
     """The audit log of one state store."""
 
@@ -125,6 +139,30 @@ class AuditLog:
             return self._append(conn, actor, role, source, action, target_type, target_id, before, after, at)
         with self._state.transaction() as own:
             return self._append(own, actor, role, source, action, target_type, target_id, before, after, at)
+
+    def record_by(
+        self,
+        actor: AuditActor,
+        *,
+        action: str,
+        target_type: str,
+        target_id: str,
+        before: Any = None,
+        after: Any = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> AuditEntry:
+        """:meth:`record` of a change ``actor`` made (its name, role and source)."""
+        return self.record(
+            actor=actor.name,
+            role=actor.role,
+            source=actor.source,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+            conn=conn,
+        )
 
     def _append(
         self,

@@ -8,7 +8,7 @@ import argparse
 import getpass
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -82,3 +82,17 @@ def show(value: Any, args: argparse.Namespace, text: str) -> None:
         common.print_json(value)
     else:
         print(text)
+
+
+def show_records(
+    args: argparse.Namespace,
+    key: str,
+    records: Sequence[Any],
+    headers: list[str],
+    row: Callable[[Any], list[str]],
+) -> None:
+    """Records (with ``to_dict``) as ``{key: [...]}`` JSON with ``--json``, else a table."""
+    if args.json:
+        show({key: [r.to_dict() for r in records]}, args, "")
+    else:
+        print(common.table([row(r) for r in records], headers))

@@ -15,6 +15,7 @@ import orjson
 
 from soc.config import ConfigError, LoadedConfig, load_config
 from soc.event import parse_ts
+from soc.query import QuerySyntaxError, parse_since
 
 # exit codes (documented in the README)
 EXIT_OK = 0
@@ -80,6 +81,17 @@ def print_json(value: Any, *, pretty: bool = True) -> None:
 
 def print_ndjson(value: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(value, default=str) + b"\n")
+
+
+def time_flag(text: str | None, flag: str) -> datetime | None:
+    """A ``--since``/``--until`` value (``15m``, ``24h``, ``7d`` or ISO 8601) as a time,
+    ``None`` when not given; a usage error naming ``flag`` when it is neither."""
+    if text is None:
+        return None
+    try:
+        return parse_since(text)
+    except (QuerySyntaxError, ValueError) as exc:
+        raise CommandError(f"{flag} {text!r}: {exc}", EXIT_USAGE) from exc
 
 
 def local_time(value: str | datetime | None, zone: str) -> str:

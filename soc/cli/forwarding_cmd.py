@@ -12,7 +12,7 @@ from soc.cli.common import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, CommandError, 
 from soc.forwarding.outbox import STATUSES, Outbox
 from soc.pipeline.engine import DataDir
 from soc.routing.national import decide
-from soc.state import StateStore
+from soc.state import StateStore, read_existing
 
 
 def register(commands: Any) -> None:
@@ -47,13 +47,7 @@ def register(commands: Any) -> None:
 
 def list_records(args: argparse.Namespace) -> int:
     dirs = DataDir(common.data_dir(args))
-    records = []
-    if dirs.state.exists():
-        state = StateStore(dirs.state)
-        try:
-            records = Outbox(state).list(args.status, args.limit)
-        finally:
-            state.close()
+    records = read_existing(dirs.state, lambda state: Outbox(state).list(args.status, args.limit))
     if args.json:
         common.print_json({"records": [r.to_dict() for r in records]})
         return EXIT_OK

@@ -14,10 +14,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from soc.cli import common
-from soc.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, add_common
+from soc.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CommandError,
+    add_common,
+    time_flag,
+)
 from soc.event import format_ts, utcnow
 from soc.pipeline.engine import DataDir, running_engine
-from soc.query import QuerySyntaxError, parse_since
 
 
 def register(commands: Any) -> None:
@@ -91,15 +98,6 @@ def _detectors_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detectors", default=None, help="comma-separated detector names (default: the config's)")
 
 
-def _when(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_since(text)
-    except (QuerySyntaxError, ValueError) as exc:
-        raise CommandError(f"{flag} {text!r}: {exc}", EXIT_USAGE) from exc
-
-
 def _context(args: argparse.Namespace) -> tuple[Any, Any, Any, list[str] | None]:
     from detectors.ml.detectors import DETECTORS
     from detectors.ml.settings import MLSettings
@@ -145,7 +143,7 @@ def train_cmd(args: argparse.Namespace) -> int:
     from detectors.ml.registry import ModelRegistry
 
     cfg, settings, dirs, names = _context(args)
-    until = _when(args.until, "--until")
+    until = time_flag(args.until, "--until")
     store = _open_store(cfg, dirs)
     try:
         reports = train(
@@ -206,8 +204,8 @@ def score_cmd(args: argparse.Namespace) -> int:
     registry = ModelRegistry.in_data_dir(dirs.root)
     if args.follow:
         return _follow(cfg, settings, dirs, registry, args)
-    until = align(_when(args.until, "--until") or utcnow(), settings.window_seconds)
-    since = _when(args.since, "--since")
+    until = align(time_flag(args.until, "--until") or utcnow(), settings.window_seconds)
+    since = time_flag(args.since, "--since")
     since = align(since, settings.window_seconds) if since else until - settings.window
     if since >= until:
         raise CommandError("--since must be at least one window before --until", EXIT_USAGE)
@@ -342,8 +340,8 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
     from detectors.ml.registry import ModelRegistry
 
     cfg, settings, dirs, names = _context(args)
-    since = _when(args.since, "--since")
-    until = _when(args.until, "--until") or utcnow()
+    since = time_flag(args.since, "--since")
+    until = time_flag(args.until, "--until") or utcnow()
     store = _open_store(cfg, dirs)
     try:
         rows = evaluate_range(

@@ -12,7 +12,7 @@ from soc.metrics import Metrics
 from soc.notify.builder import build_notifications
 from soc.notify.queue import STATUSES, NotificationQueue
 from soc.pipeline.engine import DataDir
-from soc.state import StateStore
+from soc.state import StateStore, read_existing
 
 
 def register(commands: Any) -> None:
@@ -90,13 +90,9 @@ def send_test(args: argparse.Namespace) -> int:
 
 def list_queue(args: argparse.Namespace) -> int:
     dirs = DataDir(common.data_dir(args))
-    items = []
-    if dirs.state.exists():
-        state = StateStore(dirs.state)
-        try:
-            items = NotificationQueue(state).list(args.status, args.limit, alert_id=args.alert)
-        finally:
-            state.close()
+    items = read_existing(
+        dirs.state, lambda state: NotificationQueue(state).list(args.status, args.limit, alert_id=args.alert)
+    )
     if args.json:
         common.print_json({"notifications": [n.to_dict() for n in items]})
         return EXIT_OK

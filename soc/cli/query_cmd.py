@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from typing import Any
 
 from soc.alerts.classify import INCIDENT_TYPES, incident_type_label
 from soc.alerts.queue import SORTS
 from soc.cli import common, triage_cmd
 from soc.cli.access import open_access
-from soc.cli.common import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CommandError, add_common, local_time
+from soc.cli.common import (
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    add_common,
+    local_time,
+    time_flag,
+)
 from soc.event import get_field
 from soc.pipeline.engine import DataDir
-from soc.query import QuerySyntaxError, parse_since
+from soc.query import QuerySyntaxError
 
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 STATUSES = ("new", "acknowledged", "in_progress", "escalated", "closed")
@@ -68,21 +75,12 @@ def register(commands: Any) -> None:
     triage_cmd.register(sub)
 
 
-def _when(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_since(text)
-    except (QuerySyntaxError, ValueError) as exc:
-        raise CommandError(f"{flag} {text!r}: {exc}", EXIT_USAGE) from exc
-
-
 def _access(args: argparse.Namespace) -> Any:
     return open_access(DataDir(common.data_dir(args)), common.config(args).settings.store.backend)
 
 
 def search_events(args: argparse.Namespace) -> int:
-    since, until = _when(args.since, "--since"), _when(args.until, "--until")
+    since, until = time_flag(args.since, "--since"), time_flag(args.until, "--until")
     if not 1 <= args.size <= 1000:
         raise CommandError("--size must be between 1 and 1000", EXIT_USAGE)
     access = _access(args)
@@ -124,7 +122,7 @@ def list_alerts(args: argparse.Namespace) -> int:
         "incident_type": args.incident_type,
         "system": args.system,
         "analyst_tag": args.tag,
-        "since": _when(args.since, "--since"),
+        "since": time_flag(args.since, "--since"),
     }
     access = _access(args)
     try:

@@ -28,7 +28,7 @@ from soc.cli.rules_tools import add_check, add_coverage
 from soc.client import EngineClient, EngineClientError
 from soc.config import LoadedConfig
 from soc.pipeline.engine import DataDir, api_token, running_engine
-from soc.query import QuerySyntaxError, parse_since
+from soc.query import parse_since
 
 
 def add_hunt(rules: Any) -> None:
@@ -62,12 +62,7 @@ def register(commands: Any) -> None:
 
 
 def _when(text: str | None, flag: str) -> Any:
-    if text is None:
-        return None
-    try:
-        parse_since(text)
-    except (QuerySyntaxError, ValueError) as exc:
-        raise CommandError(f"{flag} {text!r}: {exc}", EXIT_USAGE) from exc
+    common.time_flag(text, flag)
     return text
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from soc.access import ALL_ROLES
 from soc.access.tokens import DEFAULT_EXPIRY_DAYS
-from soc.cli.access_cmd import cli_actor, open_access, show
-from soc.cli.common import EXIT_OK, add_common, table
+from soc.cli.access_cmd import cli_actor, open_access, show, show_records
+from soc.cli.common import EXIT_OK, add_common
 
 
 def register(commands: Any) -> None:
@@ -70,14 +70,13 @@ def create_token(args: argparse.Namespace) -> int:
 def list_tokens(args: argparse.Namespace) -> int:
     with open_access(args) as access:
         tokens = access.tokens.list(args.user, include_revoked=args.include_revoked)
-    if args.json:
-        show({"tokens": [t.to_dict() for t in tokens]}, args, "")
-        return EXIT_OK
-    rows = [
-        [t.id, t.owner, t.role, t.name, t.expires or "never", t.last_used or "-", t.revoked or "-"]
-        for t in tokens
-    ]
-    print(table(rows, ["ID", "OWNER", "ROLE", "NAME", "EXPIRES", "LAST USED", "REVOKED"]))
+    show_records(
+        args,
+        "tokens",
+        tokens,
+        ["ID", "OWNER", "ROLE", "NAME", "EXPIRES", "LAST USED", "REVOKED"],
+        lambda t: [t.id, t.owner, t.role, t.name, t.expires or "never", t.last_used or "-", t.revoked or "-"],
+    )
     return EXIT_OK
 
 

@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from soc.access import ALL_ROLES, ROLE_SERVICE
-from soc.cli.access_cmd import add_password_stdin, cli_actor, open_access, read_password, show
-from soc.cli.common import EXIT_OK, add_common, table
+from soc.cli.access_cmd import add_password_stdin, cli_actor, open_access, read_password, show, show_records
+from soc.cli.common import EXIT_OK, add_common
 
 
 def register(commands: Any) -> None:
@@ -77,11 +77,12 @@ def add_user(args: argparse.Namespace) -> int:
 def list_users(args: argparse.Namespace) -> int:
     with open_access(args) as access:
         users = access.users.list(role=args.role)
-    if args.json:
-        show({"users": [u.to_dict() for u in users]}, args, "")
-        return EXIT_OK
-    rows = [
-        [
+    show_records(
+        args,
+        "users",
+        users,
+        ["USERNAME", "ROLE", "AGENCY", "ORGANIZATION", "STATE", "LEAD", "NAME"],
+        lambda u: [
             u.username,
             u.role,
             u.agency_id or "-",
@@ -89,10 +90,8 @@ def list_users(args: argparse.Namespace) -> int:
             "disabled" if u.disabled else "active",
             "lead" if u.soc_lead else "",
             u.display_name,
-        ]
-        for u in users
-    ]
-    print(table(rows, ["USERNAME", "ROLE", "AGENCY", "ORGANIZATION", "STATE", "LEAD", "NAME"]))
+        ],
+    )
     return EXIT_OK
 
 

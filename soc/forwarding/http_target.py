@@ -1,8 +1,9 @@
 """A forwarding target that POSTs signed JSON reports over HTTP or HTTPS.
 
-Outcomes (:meth:`HttpTarget.classify`): any 2xx is delivered; 408, 425, 429 and
-5xx, timeouts, connection and TLS errors are retryable; every other status is a
-permanent failure (the receiver refused this report and will refuse it again).
+Outcomes (:meth:`HttpTarget.classify`, :func:`.http_post.classify`): any 2xx is
+delivered; 408, 425, 429 and 5xx, timeouts, connection and TLS errors are retryable;
+every other status is a permanent failure (the receiver refused this report and will
+refuse it again).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import urllib3
 
 from detectors.base import SEVERITIES
 from soc.forwarding import DeliveryError
+from soc.forwarding.http_post import RETRYABLE_STATUSES, classify, json_headers, pool_manager, post
 from soc.forwarding.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
+__all__ = ["RETRYABLE_STATUSES", "USER_AGENT", "HttpTarget", "HttpTargetConfig"]
+
 USER_AGENT = "soc-forwarder/1"
 
 
@@ -81,12 +84,13 @@ class HttpTarget:
         self.config = config
         self.name = config.name
         self.min_severity = config.min_severity
-        kwargs: dict[str, Any] = {"retries": False, "timeout": urllib3.Timeout(total=config.timeout_s)}
-        if config.url.startswith("https://"):
-            kwargs["cert_reqs"] = "CERT_REQUIRED" if config.verify_tls else "CERT_NONE"
-            if config.ca_file:
-                kwargs["ca_certs"] = config.ca_file
-        self._http = urllib3.PoolManager(num_pools=2, maxsize=2, **kwargs)
+        self._http = pool_manager(
+            config.url,
+            timeout_s=config.timeout_s,
+            verify_tls=config.verify_tls,
+            ca_file=config.ca_file,
+            num_pools=2,
+        )
 
     def __repr__(self) -> str:
         return f"HttpTarget(name={self.name!r}, url={self.config.url!r})"
@@ -96,42 +100,13 @@ class HttpTarget:
 
     def send(self, body: bytes, report_id: str) -> None:
         """POST one report; raise :class:`DeliveryError` unless the receiver answered 2xx."""
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            **signed_headers(body, self.config.secret, report_id),
-        }
-        try:
-            resp = self._http.request("POST", self.config.url, body=body, headers=headers)
-        except urllib3.exceptions.HTTPError as exc:
-            raise self.classify(exc) from exc
-        outcome = self.classify(resp.status)
-        if outcome is not None:
-            detail = resp.data[:200].decode("utf-8", "replace").strip()
-            raise DeliveryError(outcome.reason, detail, retryable=outcome.retryable)
+        headers = json_headers(USER_AGENT, signed_headers(body, self.config.secret, report_id))
+        post(self._http, self.config.url, body, headers)
 
     @staticmethod
     def classify(outcome: int | BaseException) -> DeliveryError | None:
         """``None`` for a 2xx status; otherwise the :class:`DeliveryError` it means."""
-        if isinstance(outcome, int):
-            if 200 <= outcome < 300:
-                return None
-            retryable = outcome in RETRYABLE_STATUSES or outcome >= 500
-            return DeliveryError(f"http_{outcome}", retryable=retryable)
-        exc: BaseException = outcome
-        if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-            exc = exc.reason
-        if isinstance(exc, urllib3.exceptions.NewConnectionError):  # before TimeoutError: a subclass of it
-            return DeliveryError("connection", str(exc), retryable=True)
-        if isinstance(exc, urllib3.exceptions.TimeoutError):
-            return DeliveryError("timeout", str(exc), retryable=True)
-        if isinstance(exc, urllib3.exceptions.SSLError):
-            return DeliveryError("tls", str(exc), retryable=True)
-        if isinstance(exc, (urllib3.exceptions.ProtocolError, OSError)):
-            return DeliveryError("connection", str(exc), retryable=True)
-        if isinstance(exc, urllib3.exceptions.LocationValueError):
-            return DeliveryError("bad_url", str(exc), retryable=False)
-        return DeliveryError("error", f"{type(exc).__name__}: {exc}", retryable=True)
+        return classify(outcome)
 
     def healthcheck(self) -> bool:
         """Whether the receiver answers HTTP at all (a HEAD request; any status below 500)."""

@@ -20,12 +20,13 @@ from typing import Any, Literal
 
 import orjson
 
+from soc.durable_queue import epoch as durable_epoch
+from soc.durable_queue import error_text, newest_first
 from soc.event import format_ts, utcnow
 from soc.state import StateStore, register_schema
 
 Status = Literal["pending", "delivered", "failed", "pending_approval", "rejected"]
 STATUSES: tuple[Status, ...] = ("pending", "delivered", "failed", "pending_approval", "rejected")
-MAX_ERROR_CHARS = 500
 
 _OUTBOX_TABLE = """
     CREATE TABLE IF NOT EXISTS forwarding_outbox (
@@ -79,9 +80,7 @@ class OutboxRecord:
 
 
 def _epoch(ts: datetime) -> float:
-    if ts.tzinfo is None:
-        raise ValueError(f"naive datetime {ts!r}: outbox times must be timezone-aware")
-    return ts.timestamp()
+    return durable_epoch(ts, "outbox")
 
 
 def _row(row: Any) -> OutboxRecord:
@@ -201,7 +200,7 @@ class Outbox:
         """Count a failed attempt and schedule the next one."""
         self._update(
             "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
-            (error[:MAX_ERROR_CHARS], _epoch(next_attempt_at)),
+            (error_text(error), _epoch(next_attempt_at)),
             record_id,
         )
 
@@ -209,7 +208,7 @@ class Outbox:
         """Give up on a report (kept, with the reason, for an operator to see)."""
         self._update(
             "status = 'failed', attempts = attempts + 1, last_error = ?",
-            (error[:MAX_ERROR_CHARS],),
+            (error_text(error),),
             record_id,
         )
 
@@ -236,21 +235,8 @@ class Outbox:
         self, status: Status | None = None, limit: int = 100, *, target: str | None = None
     ) -> list[OutboxRecord]:
         """Reports newest first, optionally of one status and target."""
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
-        where, params = [], []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if target is not None:
-            where.append("target = ?")
-            params.append(target)
-        sql = "SELECT * FROM forwarding_outbox"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        return [_row(r) for r in self._state.query(sql, tuple(params))]
+        rows = newest_first(self._state, "forwarding_outbox", STATUSES, status, limit, [("target", target)])
+        return [_row(r) for r in rows]
 
     def _update(self, assignments: str, params: tuple[Any, ...], record_id: int) -> None:
         with self._state.transaction() as conn:

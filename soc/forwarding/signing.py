@@ -55,12 +55,18 @@ def verify(
 
 
 def signed_headers(
-    body: bytes, secret: bytes, report_id: str, *, timestamp: int | None = None
+    body: bytes,
+    secret: bytes,
+    report_id: str,
+    *,
+    timestamp: int | None = None,
+    id_header: str = REPORT_ID_HEADER,
 ) -> dict[str, str]:
-    """The three signature headers of one delivery."""
+    """The three signature headers of one delivery (the id under ``id_header``:
+    ``X-SOC-Notification-Id`` for notification webhooks)."""
     ts = int(time.time()) if timestamp is None else int(timestamp)
     return {
         TIMESTAMP_HEADER: str(ts),
         SIGNATURE_HEADER: sign(body, secret, ts),
-        REPORT_ID_HEADER: report_id,
+        id_header: report_id,
     }

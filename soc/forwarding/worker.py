@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from detectors.base import severity_rank
 from soc.alerts import AlertChange, AlertFilter, AlertRepository
 from soc.alerts.model import Alert
+from soc.durable_queue import backoff_delay, drain_until_stopped, receiver_answered
 from soc.event import utcnow
 from soc.forwarding import DeliveryError, ForwardingTarget
 from soc.forwarding.outbox import Outbox, OutboxRecord
@@ -137,8 +138,7 @@ class ForwardingService:
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt ``attempts + 1``: exponential, capped, with jitter
         (uniform in the upper half, so retries of many reports spread out)."""
-        delay = min(self.max_backoff_s, self.base_backoff_s * (2 ** max(attempts - 1, 0)))
-        return delay / 2 + self._rng.uniform(0, delay / 2)
+        return backoff_delay(attempts, self.base_backoff_s, self.max_backoff_s, self._rng)
 
     def deliver_due(self, now: datetime | None = None) -> DeliveryStats:
         """One pass: try every due report of every target once."""
@@ -196,20 +196,13 @@ class ForwardingService:
             exc,
             delay,
         )
-        return exc.reason not in ("connection", "timeout", "tls")
+        return receiver_answered(exc.reason)
 
     def run(self, stop: threading.Event) -> None:
         """Deliver due reports until ``stop`` is set (the engine runs this in a thread)."""
-        while not stop.is_set():
-            try:
-                stats = self.deliver_due()
-            except Exception:  # keep the loop alive; the outbox keeps the reports
-                log.exception("forwarding pass failed")
-                stats = DeliveryStats()
-            if stats.delivered and not stop.is_set():
-                continue  # more may be due right away
-            self._wake.wait(self.poll_interval_s)
-            self._wake.clear()
+        drain_until_stopped(
+            stop, self._wake, lambda: self.deliver_due().delivered, self.poll_interval_s, log, "forwarding"
+        )
 
     def wake(self) -> None:
         """Start the next delivery pass now (e.g. after ``soc outbox retry``)."""

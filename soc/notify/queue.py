@@ -16,12 +16,13 @@ from typing import Any, Literal
 
 import orjson
 
+from soc.durable_queue import epoch as durable_epoch
+from soc.durable_queue import error_text, newest_first
 from soc.event import format_ts, utcnow
 from soc.state import StateStore, register_schema
 
 Status = Literal["pending", "sent", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "sent", "failed")
-MAX_ERROR_CHARS = 500
 
 register_schema(
     "notifications",
@@ -115,9 +116,7 @@ class NewNotification:
 
 
 def _epoch(ts: datetime) -> float:
-    if ts.tzinfo is None:
-        raise ValueError(f"naive datetime {ts!r}: queue times must be timezone-aware")
-    return ts.timestamp()
+    return durable_epoch(ts, "queue")
 
 
 def _row(row: Any) -> Notification:
@@ -223,7 +222,7 @@ class NotificationQueue:
         """Count a failed attempt and schedule the next."""
         self._update_many(
             "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
-            (error[:MAX_ERROR_CHARS], _epoch(next_attempt_at)),
+            (error_text(error), _epoch(next_attempt_at)),
             ids,
         )
 
@@ -233,7 +232,7 @@ class NotificationQueue:
 
     def mark_failed(self, ids: Sequence[int], error: str) -> None:
         self._update_many(
-            "status = 'failed', attempts = attempts + 1, last_error = ?", (error[:MAX_ERROR_CHARS],), ids
+            "status = 'failed', attempts = attempts + 1, last_error = ?", (error_text(error),), ids
         )
 
     def _update_many(self, assignments: str, params: tuple[Any, ...], ids: Sequence[int]) -> None:
@@ -254,18 +253,5 @@ class NotificationQueue:
         self, status: Status | None = None, limit: int = 100, *, alert_id: str | None = None
     ) -> list[Notification]:
         """Notifications newest first."""
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
-        where, params = [], []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if alert_id is not None:
-            where.append("alert_id = ?")
-            params.append(alert_id)
-        sql = "SELECT * FROM notifications"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        return [_row(r) for r in self._state.query(sql, tuple(params))]
+        rows = newest_first(self._state, "notifications", STATUSES, status, limit, [("alert_id", alert_id)])
+        return [_row(r) for r in rows]

@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 import urllib3
 
 from soc.forwarding import DeliveryError
-from soc.forwarding.http_target import HttpTarget
-from soc.forwarding.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from soc.forwarding.http_post import json_headers, pool_manager, post
+from soc.forwarding.signing import signed_headers
 from soc.notify.content import Message
 
 log = logging.getLogger(__name__)
@@ -56,12 +55,13 @@ class WebhookChannel:
         self.webhooks = {w.name: w for w in webhooks}
         self._pools: dict[str, urllib3.PoolManager] = {}
         for hook in webhooks:
-            kwargs: dict[str, Any] = {"retries": False, "timeout": urllib3.Timeout(total=hook.timeout_s)}
-            if hook.url.startswith("https://"):
-                kwargs["cert_reqs"] = "CERT_REQUIRED" if hook.verify_tls else "CERT_NONE"
-                if hook.ca_file:
-                    kwargs["ca_certs"] = hook.ca_file
-            self._pools[hook.name] = urllib3.PoolManager(num_pools=1, maxsize=2, **kwargs)
+            self._pools[hook.name] = pool_manager(
+                hook.url,
+                timeout_s=hook.timeout_s,
+                verify_tls=hook.verify_tls,
+                ca_file=hook.ca_file,
+                num_pools=1,
+            )
 
     def __repr__(self) -> str:
         return f"WebhookChannel({sorted(self.webhooks)})"
@@ -78,22 +78,10 @@ class WebhookChannel:
         if hook is None:
             raise DeliveryError("unknown_webhook", f"no webhook named {recipient!r}", retryable=False)
         body = self.encode(message, notification_id)
-        ts = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            TIMESTAMP_HEADER: str(ts),
-            SIGNATURE_HEADER: sign(body, hook.secret, ts),
-            NOTIFICATION_ID_HEADER: notification_id,
-        }
-        try:
-            resp = self._pools[recipient].request("POST", hook.url, body=body, headers=headers)
-        except urllib3.exceptions.HTTPError as exc:
-            raise HttpTarget.classify(exc) from exc  # type: ignore[misc]
-        outcome = HttpTarget.classify(resp.status)
-        if outcome is not None:
-            detail = resp.data[:200].decode("utf-8", "replace").strip()
-            raise DeliveryError(outcome.reason, detail, retryable=outcome.retryable)
+        signature = signed_headers(
+            body, hook.secret, notification_id, timestamp=int(time.time()), id_header=NOTIFICATION_ID_HEADER
+        )
+        post(self._pools[recipient], hook.url, body, json_headers(USER_AGENT, signature))
 
     def close(self) -> None:
         for pool in self._pools.values():

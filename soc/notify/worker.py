@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from soc.durable_queue import backoff_delay, drain_until_stopped, receiver_answered
 from soc.event import utcnow
 from soc.forwarding import DeliveryError
 from soc.notify.content import Message, MessageBuilder
@@ -145,8 +146,7 @@ class NotificationService:
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt ``attempts + 1``: exponential, capped, jittered."""
-        delay = min(self.max_backoff_s, self.base_backoff_s * (2 ** max(attempts - 1, 0)))
-        return delay / 2 + self._rng.uniform(0, delay / 2)
+        return backoff_delay(attempts, self.base_backoff_s, self.max_backoff_s, self._rng)
 
     def deliver_due(self, now: datetime | None = None) -> NotifyStats:
         """One pass over the due notifications, grouped by channel and recipient."""
@@ -244,20 +244,13 @@ class NotificationService:
             self.metrics.retried.labels(channel=channel).inc(len(retry))
             stats.retried += len(retry)
             log.info("notifications %s by %s: %s, retry in %.1fs", [n.id for n in retry], channel, exc, delay)
-        return exc.reason not in ("connection", "timeout", "tls")
+        return receiver_answered(exc.reason)
 
     def run(self, stop: threading.Event) -> None:
         """Deliver due notifications until ``stop`` is set (the engine runs this in a thread)."""
-        while not stop.is_set():
-            try:
-                stats = self.deliver_due()
-            except Exception:  # keep the loop alive; the queue keeps the notifications
-                log.exception("notification pass failed")
-                stats = NotifyStats()
-            if stats.sent and not stop.is_set():
-                continue
-            self._wake.wait(self.poll_interval_s)
-            self._wake.clear()
+        drain_until_stopped(
+            stop, self._wake, lambda: self.deliver_due().sent, self.poll_interval_s, log, "notification"
+        )
 
     def wake(self) -> None:
         self._wake.set()

@@ -111,6 +111,29 @@ class MLDetector(ABC):
         return describe(self.title_vi, self.title_en, finding.entity, finding.top_features)
 
 
+class OwnTableDetector(MLDetector):
+    """A detector with its own feature table instead of a shared feature set: it reads
+    ``table_fields`` and ``build_table(frame, window_seconds)`` gives one row per entity
+    and window with the ``table_features``."""
+
+    table_fields: tuple[str, ...]
+    table_features: tuple[str, ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.table_fields
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.table_features
+
+    def features(self, frame: pd.DataFrame, window_seconds: int, zone: str) -> pd.DataFrame:
+        return self.build_table(frame, window_seconds)
+
+    @abstractmethod
+    def build_table(self, frame: pd.DataFrame, window_seconds: int) -> pd.DataFrame: ...
+
+
 class ZScoreDetector(MLDetector):
     """Scores each row by the mean of its ``top_k`` largest robust z-scores among
     ``key_features`` (only excesses count), against the entity's own baseline when it

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detectors.ml.detectors.base import Finding, MLDetector
+from detectors.ml.detectors.base import Finding, OwnTableDetector
 from detectors.ml.features.common import AGENCY, ENTITY, WINDOW, agency_of, is_connection
 from detectors.ml.frames import window_starts
 from soc.store.base import FieldFilter
@@ -102,7 +102,7 @@ def beacon_score(table: pd.DataFrame) -> np.ndarray:
     return np.where(ok, score, 0.0)
 
 
-class BeaconingDetector(MLDetector):
+class BeaconingDetector(OwnTableDetector):
     name = "beaconing"
     title_vi = "Kết nối định kỳ (beacon) tới một đích"
     title_en = "Periodic beaconing to one destination"
@@ -113,15 +113,10 @@ class BeaconingDetector(MLDetector):
     default_threshold = 0.8
     window_multiple = 36  # 6 hours of 10-minute windows
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return FIELDS
+    table_fields = FIELDS
+    table_features = STATS
 
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return STATS
-
-    def features(self, frame: pd.DataFrame, window_seconds: int, zone: str) -> pd.DataFrame:
+    def build_table(self, frame: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
         return pair_table(frame, window_seconds)
 
     def fit(self, table: pd.DataFrame) -> BeaconModel:

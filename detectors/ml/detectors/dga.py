@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detectors.ml.detectors.base import Finding, MLDetector
+from detectors.ml.detectors.base import Finding, OwnTableDetector
 from detectors.ml.features.common import AGENCY, ENTITY, WINDOW, agency_of, is_dns_query, shannon_entropy
 from detectors.ml.features.dns import FIELDS, registered_domain
 from detectors.ml.frames import window_starts
@@ -68,7 +68,7 @@ def domain_table(frame: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
     return out.reset_index()[cols]
 
 
-class DgaDetector(MLDetector):
+class DgaDetector(OwnTableDetector):
     name = "dga"
     title_vi = "Truy vấn nhiều tên miền hiếm giống sinh tự động (DGA)"
     title_en = "Many rare, generated-looking domains (DGA)"
@@ -78,15 +78,10 @@ class DgaDetector(MLDetector):
     group_field = "source.ip"
     default_threshold = 5.0
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return FIELDS
+    table_fields = FIELDS
+    table_features = STATS
 
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return STATS
-
-    def features(self, frame: pd.DataFrame, window_seconds: int, zone: str) -> pd.DataFrame:
+    def build_table(self, frame: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
         return domain_table(frame, window_seconds)
 
     def fit(self, table: pd.DataFrame) -> DomainModel:

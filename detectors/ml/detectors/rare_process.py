@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detectors.ml.detectors.base import Finding, MLDetector
+from detectors.ml.detectors.base import Finding, OwnTableDetector
 from detectors.ml.features.common import AGENCY, ENTITY, WINDOW, agency_of, is_process_start
 from detectors.ml.frames import window_starts
 from soc.store.base import FieldFilter
@@ -45,7 +45,7 @@ def lineage_table(frame: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
     return out.reset_index()[cols]
 
 
-class RareProcessDetector(MLDetector):
+class RareProcessDetector(OwnTableDetector):
     name = "rare_process"
     title_vi = "Cặp tiến trình cha-con hiếm gặp"
     title_en = "Rare parent-child process pair"
@@ -55,15 +55,10 @@ class RareProcessDetector(MLDetector):
     group_field = "host.name"
     default_threshold = 9.0
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return FIELDS
+    table_fields = FIELDS
+    table_features = STATS
 
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return STATS
-
-    def features(self, frame: pd.DataFrame, window_seconds: int, zone: str) -> pd.DataFrame:
+    def build_table(self, frame: pd.DataFrame, window_seconds: int) -> pd.DataFrame:
         return lineage_table(frame, window_seconds)
 
     def fit(self, table: pd.DataFrame) -> LineageModel:
