@@ -510,3 +510,21 @@ def test_reload_keeps_windows_and_checkpoints_incrementally(tmp_path: Path) -> N
     delta = det.checkpoint().deltas[next(iter(det.runtimes))]
     assert not delta.replace and list(delta.groups) == ['["203.0.113.9"]']
     state.close()
+
+
+def test_new_term_learning_period_learns_quietly_then_alerts(tmp_path: Path) -> None:
+    body = """
+type: new_term
+filter: 'process.name:sudo'
+fields: [user.name]
+learning_period: {hours: 1}
+realert: {minutes: 0}
+"""
+    det = detector(tmp_path, body)
+
+    def sudo(at: float, user: str) -> dict:
+        return ev(at, {"process.name": "sudo", "user.name": user})
+
+    assert feed(det, [sudo(0, "alice"), sudo(10, "bob"), sudo(59.9, "carol")]) == []  # learning (minutes)
+    late = feed(det, [sudo(60, "alice"), sudo(61, "mallory")])
+    assert [m.group for m in late] == [{"user.name": "mallory"}]

@@ -7,6 +7,11 @@ instead of being rebuilt. On a first start it is seeded from the store over
 ``terms_window_size`` (ElastAlert's key, default 30 days) when the detector is given a
 store. Terms per group are capped by ``max_values`` (least recently seen evicted,
 counted; an evicted term seen again counts as new).
+
+``learning_period`` (ours; default none, as in ElastAlert): terms first seen within that
+long of the baseline's start (its oldest seeded event, or the first event the rule
+observed) are learned without alerting, so a rule on a fresh install, with no history to
+seed from, does not report every account it meets on its first day.
 """
 
 from __future__ import annotations
@@ -18,10 +23,14 @@ from detectors.stateful.params import Params
 from detectors.stateful.ruletype import Fire, RuleType, scalars
 from soc.event import Event, get_field
 
+BASELINE_START = "#baseline_start"  # state key: {"t": event time the baseline starts at}
+
 
 class NewTermRule(RuleType):
     name = "new_term"
-    keys = frozenset({"fields", "terms_window_size", "alert_on_missing_field", "timeframe"})
+    keys = frozenset(
+        {"fields", "terms_window_size", "alert_on_missing_field", "timeframe", "learning_period"}
+    )
     keeps_evidence = False
 
     def __init__(self, params: Params) -> None:
@@ -45,6 +54,8 @@ class NewTermRule(RuleType):
         window = params.duration("terms_window_size", default=timedelta(days=30))
         self.terms_window = window or timedelta(days=30)
         self.on_missing = params.boolean("alert_on_missing_field")
+        learning = params.duration("learning_period", default=None)
+        self.learning_s = learning.total_seconds() if learning else 0.0
 
     def new_state(self) -> dict[str, dict[Any, float]]:
         return {"|".join(c): {} for c in self.watch}
@@ -70,14 +81,24 @@ class NewTermRule(RuleType):
             self.evicted_values += 1
         return new
 
+    def _learning(self, state: dict[str, dict[Any, float]], ts: float) -> bool:
+        """Whether ``ts`` falls in the learning period from the baseline's start."""
+        since = state.setdefault(BASELINE_START, {"t": ts})
+        since["t"] = min(since["t"], ts)
+        return ts < since["t"] + self.learning_s
+
     def learn(self, state: dict[str, dict[Any, float]], ts: float, event: Event) -> None:
         """Add the event's terms to the baseline without firing (seeding)."""
+        self._learning(state, ts)
         for combo in self.watch:
             seen = state.setdefault("|".join(combo), {})
             for term in self._terms(event, combo):
                 self._add(seen, term, ts)
 
     def observe(self, state: dict[str, dict[Any, float]], ts: float, event: Event) -> Fire | None:
+        if self._learning(state, ts):
+            self.learn(state, ts, event)
+            return None
         fresh: dict[str, Any] = {}
         missing: list[str] = []
         for combo in self.watch:
@@ -92,7 +113,10 @@ class NewTermRule(RuleType):
         if fresh:
             extra = {f: v for combo in self.watch for f, v in _named(combo, fresh.get("|".join(combo)))}
             return Fire(
-                {"new_terms": fresh, "baseline_sizes": {k: len(v) for k, v in state.items()}},
+                {
+                    "new_terms": fresh,
+                    "baseline_sizes": {k: len(v) for k, v in state.items() if k != BASELINE_START},
+                },
                 events=[event],
                 group_extra=extra,
             )
