@@ -376,12 +376,10 @@ def _newest(group: _Group) -> datetime:
 # --------------------------------------------------------------------------- state
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+def _dt(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
 
 
 def _hashable(value: Any) -> Any:
@@ -389,27 +387,28 @@ def _hashable(value: Any) -> Any:
 
 
 def snapshot(rt: CorrelationRuntime) -> dict[str, Any]:
-    """A correlation's state as JSON-able data."""
+    """A correlation's state for :func:`detectors.checkpoint.serialize` (orjson writes its
+    datetimes as ISO 8601 text, natively and fast; :func:`restore` reads text or datetimes)."""
     groups = []
     for key, g in rt.groups.items():
         groups.append(
             {
                 "key": list(key),
                 "values": g.values,
-                "times": [_ts(t) for t in g.times],
+                "times": list(g.times),
                 "evidence": list(g.evidence),
-                "distinct": [[v, _ts(t)] for v, t in g.distinct.items()],
+                "distinct": [[v, t] for v, t in g.distinct.items()],
                 "fired": g.fired,
-                "window_end": _ts(g.window_end),
-                "per_rule": [[[_ts(t), evs] for t, evs in q] for q in g.per_rule],
+                "window_end": g.window_end,
+                "per_rule": [[[t, evs] for t, evs in q] for q in g.per_rule],
             }
         )
     return {
         "v": 1,
         "type": "sigma_correlation",
-        "watermark": _ts(rt.watermark),
+        "watermark": rt.watermark,
         "groups": groups,
-        "seen": [[ref, eid, _ts(t)] for (ref, eid), t in rt._seen.items()],
+        "seen": [[ref, eid, t] for (ref, eid), t in rt._seen.items()],
     }
 
 
